@@ -1,0 +1,40 @@
+# Two commands for a newcomer: `make run` and `make test`. Both set everything up first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+APT_PACKAGES := espeak-ng sip-tester asterisk-core-sounds-en-wav asterisk-core-sounds-en sox libsndfile1
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup system-packages bench clean
+
+setup: system-packages $(STAMP)
+
+# Debian packages, installed when running as root and something is missing (CI, Docker, a fresh box).
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  else echo "missing Debian packages (run as root or install them): $$missing"; exit 1; fi; \
+	fi
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/ivr prompts render
+	$(BIN)/ivr demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/asr.py
+	$(BIN)/python bench/tts.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,1 @@
+"""Post-call analytics: transcripts, redaction, sentiment, metrics, scorecards, web console."""

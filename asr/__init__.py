@@ -1,0 +1,45 @@
+"""Speech in: VAD endpointing and speech recognition (faster-whisper, Vosk)."""
+from __future__ import annotations
+
+import threading
+
+from config import IvrError, Settings, get_settings
+
+from .audio import ASR_RATE, AudioError, load_audio
+from .recognizer import Recognizer, RecognizerStream, Transcript, Word
+from .vad import Endpointer, NoInput, SpeechStarted, Utterance
+
+ENGINES = ("whisper", "vosk")
+_loaded: dict[tuple, Recognizer] = {}
+_lock = threading.Lock()
+
+
+def get_recognizer(engine: str | None = None, model: str | None = None,
+                   settings: Settings | None = None) -> Recognizer:
+    """The shared recognizer for (engine, model); loaded once per process."""
+    from . import model_store
+
+    s = settings or get_settings()
+    engine = engine or s.asr.engine
+    if engine not in ENGINES:
+        raise IvrError(f"unknown ASR engine {engine!r}: use one of {', '.join(ENGINES)}")
+    model = model or (s.asr.live_model if engine == "whisper" else s.asr.vosk_model)
+    key = (engine, model)
+    with _lock:
+        if key not in _loaded:
+            if engine == "whisper":
+                from .whisper_backend import WhisperRecognizer
+
+                path = model_store.whisper_model_dir(model, s.data_dir / "models")
+                _loaded[key] = WhisperRecognizer(path, s.asr.device, s.asr.compute_type, s.asr.cpu_threads,
+                                                 s.asr.workers, s.asr.language, s.asr.min_window_s)
+            else:
+                from .vosk_backend import VoskRecognizer
+
+                path = model_store.vosk_model_dir(model or "")
+                _loaded[key] = VoskRecognizer(path, s.asr.language if model else "ko", s.asr.workers)
+        return _loaded[key]
+
+
+__all__ = ["ASR_RATE", "AudioError", "Endpointer", "NoInput", "Recognizer", "RecognizerStream", "SpeechStarted",
+           "Transcript", "Utterance", "Word", "get_recognizer", "load_audio"]

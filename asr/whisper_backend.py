@@ -1,0 +1,159 @@
+"""faster-whisper (CTranslate2) recognizer.
+
+Live turns are short, and Whisper's encoder costs the same for 1 s as for 30 s of audio when it is padded to
+30 s as usual (~500 ms for tiny.en on 2 CPU cores). Utterances up to 29 s are therefore encoded in a window
+only as long as needed (at least `min_window_s`, zero-padded so the model still sees trailing silence), and
+decoded with timestamp tokens, which let the model close the segment. A decode that runs away (repetition,
+no end token) is redone on the standard 30 s path, as is any longer audio.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+
+from .audio import ASR_RATE
+from .recognizer import Recognizer, Transcript, Word
+
+MAX_SHORT_S = 29.0
+NO_SPEECH_THRESHOLD = 0.6
+
+
+def pick_device(device: str, compute_type: str) -> tuple[str, str]:
+    """`auto`: CUDA with float16 when a GPU is visible, else CPU with int8."""
+    if device == "auto":
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+def _runaway(text: str, finished: bool) -> bool:
+    data = text.encode()
+    return not finished or (len(data) > 24 and len(data) / len(zlib.compress(data)) > 2.4)
+
+
+def _tokens_within(ids: list[int], tok: Tokenizer, duration: float) -> list[int]:
+    """Text tokens of the segments that start inside the real audio: the zero padding after it can make the
+    model invent a further segment (often a repeat), and its timestamp gives it away."""
+    out: list[int] = []
+    for t in ids:
+        if t >= tok.timestamp_begin:
+            if (t - tok.timestamp_begin) * 0.02 >= duration - 0.1:
+                break
+        elif t < tok.eot:
+            out.append(t)
+    return out
+
+
+def _merge_punctuation(words: list[Word]) -> list[Word]:
+    """Attach tokens that are only punctuation to the word before them, as faster-whisper does."""
+    out: list[Word] = []
+    for w in words:
+        if out and w.word and all(not c.isalnum() for c in w.word):
+            out[-1].word += w.word
+        elif w.word:
+            out.append(w)
+    return out
+
+
+class WhisperRecognizer(Recognizer):
+    name = "whisper"
+
+    def __init__(self, model_dir, device="auto", compute_type="auto", cpu_threads=2, workers=1,
+                 language="en", min_window_s=10.0):
+        super().__init__(workers)
+        self.device, self.compute_type = pick_device(device, compute_type)
+        self.model = WhisperModel(str(model_dir), device=self.device, compute_type=self.compute_type,
+                                  cpu_threads=cpu_threads, num_workers=workers)
+        self.multilingual = self.model.model.is_multilingual
+        self.default_language = language if self.multilingual else "en"
+        self.min_window_s = min_window_s
+
+    def transcribe(self, audio, hints=None, language=None, word_timestamps=True) -> Transcript:
+        return self.transcribe_many([audio], hints, language, word_timestamps)[0]
+
+    def transcribe_many(self, audios: list[np.ndarray], hints=None, language=None,
+                        word_timestamps=True) -> list[Transcript]:
+        """Recognise several utterances in one batch (one encoder and decoder pass on a GPU)."""
+        language = language or (None if self.multilingual else "en")
+        short = [i for i, a in enumerate(audios) if 0 < len(a) <= MAX_SHORT_S * ASR_RATE]
+        results: list[Transcript | None] = [None] * len(audios)
+        if short:
+            for i, t in zip(short, self._decode_short([audios[i] for i in short], hints, language, word_timestamps)):
+                results[i] = t
+        for i, audio in enumerate(audios):
+            if results[i] is None:
+                results[i] = self._decode_long(audio, hints, language, word_timestamps)
+        return results
+
+    def _tokenizer(self, language: str) -> Tokenizer:
+        return Tokenizer(self.model.hf_tokenizer, self.multilingual, task="transcribe", language=language)
+
+    def _decode_short(self, audios, hints, language, word_timestamps) -> list[Transcript | None]:
+        longest = max(len(a) for a in audios) / ASR_RATE
+        window = min(30.0, max(longest + 1.0, self.min_window_s))
+        padded = np.zeros((len(audios), int(window * ASR_RATE)), np.float32)
+        for row, a in zip(padded, audios):
+            row[: len(a)] = a
+        feats = np.stack([self.model.feature_extractor(row, padding=0) for row in padded])
+        feats = np.ascontiguousarray(feats[:, :, : min(3000, feats.shape[2] // 2 * 2)])
+        enc = self.model.model.encode(ctranslate2.StorageView.from_array(feats), to_cpu=False)
+
+        if language is None:
+            detected = self.model.model.detect_language(enc)
+            langs = [d[0][0][2:-2] for d in detected]
+        else:
+            langs = [language] * len(audios)
+        toks = [self._tokenizer(lang) for lang in langs]
+        prev = []
+        if hints:
+            prev = [toks[0].sot_prev] + toks[0].encode(" " + ", ".join(hints))[-200:]
+        prompts = [prev + list(t.sot_sequence) for t in toks]
+        out = self.model.model.generate(
+            enc, prompts, beam_size=1, max_length=448 - len(prompts[0]), return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1], max_initial_timestamp_index=50,
+        )
+        results: list[Transcript | None] = []
+        for i, (res, tok, audio) in enumerate(zip(out, toks, audios)):
+            ids = res.sequences_ids[0]
+            duration = len(audio) / ASR_RATE
+            text_tokens = _tokens_within(ids, tok, duration)
+            text = tok.decode(text_tokens).strip()
+            finished = len(ids) < 448 - len(prompts[i]) - 1
+            if _runaway(text, finished):
+                results.append(None)  # redone on the 30 s path
+                continue
+            confidence = math.exp(res.scores[0]) if res.scores else 0.0
+            if res.no_speech_prob > NO_SPEECH_THRESHOLD and res.scores[0] < -1.0:
+                text, text_tokens = "", []
+            words = []
+            if word_timestamps and text_tokens:
+                enc_i = enc if len(audios) == 1 else self.model.model.encode(
+                    ctranslate2.StorageView.from_array(feats[i : i + 1]), to_cpu=False)
+                found = self.model.find_alignment(tok, [text_tokens], enc_i, int(duration * 100))[0]
+                words = _merge_punctuation([Word(w["word"].strip(), round(float(w["start"]), 3),
+                                                 round(min(float(w["end"]), duration), 3),
+                                                 round(float(w["probability"]), 3)) for w in found])
+            results.append(Transcript(text, tok.language_code, round(duration, 3), round(confidence, 3), words))
+        return results
+
+    def _decode_long(self, audio, hints, language, word_timestamps) -> Transcript:
+        duration = len(audio) / ASR_RATE
+        if len(audio) == 0:
+            return Transcript("", language or self.default_language, 0.0, 0.0, [])
+        segments, info = self.model.transcribe(
+            audio, language=language, beam_size=5, word_timestamps=word_timestamps,
+            condition_on_previous_text=False, hotwords=", ".join(hints) if hints else None,
+        )
+        segments = list(segments)
+        words = [Word(w.word.strip(), round(w.start, 3), round(w.end, 3), round(w.probability, 3))
+                 for s in segments for w in (s.words or [])]
+        probs = [math.exp(s.avg_logprob) for s in segments]
+        text = " ".join(s.text.strip() for s in segments).strip()
+        confidence = sum(probs) / len(probs) if probs else 0.0
+        return Transcript(text, info.language, round(duration, 3), round(confidence, 3), words)

@@ -1,0 +1,88 @@
+"""Settings: YAML defaults in config/settings.yaml, overridden by IVR_* environment variables."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+CONFIG_DIR = Path(__file__).parent
+
+
+class IvrError(Exception):
+    """An error the user can fix; the CLI prints it as one line."""
+
+
+class AsrSettings(BaseModel):
+    engine: Literal["whisper", "vosk"] = "whisper"
+    live_model: str = "live"
+    accurate_model: str = "accurate"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "auto"
+    cpu_threads: int = Field(2, ge=1, le=256)
+    workers: int = Field(2, ge=1, le=64)
+    language: str = "en"
+    vosk_model: str = ""
+    min_window_s: float = Field(10.0, ge=1.0, le=30.0)
+
+
+class VadSettings(BaseModel):
+    aggressiveness: int = Field(2, ge=0, le=3)
+    frame_ms: Literal[10, 20, 30] = 20
+    start_window_ms: int = Field(300, ge=20, le=2000)
+    min_voiced_ms: int = Field(160, ge=20, le=2000)
+    hangover_ms: int = Field(500, ge=60, le=5000)
+    preroll_ms: int = Field(300, ge=0, le=2000)
+    max_utterance_s: float = Field(20.0, gt=0.5, le=120)
+    no_input_s: float = Field(6.0, gt=0, le=120)
+    energy_floor_dbfs: float = Field(-50.0, ge=-96, le=0)
+
+
+class TtsSettings(BaseModel):
+    engine: Literal["piper", "espeak", "edge"] = "piper"
+    voice: str = ""
+    fallback_engine: Literal["piper", "espeak"] = "piper"
+    rate: Literal[8000, 16000, 22050, 24000, 44100, 48000] = 8000
+    edge_timeout_s: float = Field(3.0, gt=0, le=60)
+    piper_voice: str = "en_US-joe-medium"
+    espeak_voice: str = "en-us"
+    edge_voice: str = "en-US-AriaNeural"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IVR_", env_nested_delimiter="__", yaml_file=CONFIG_DIR / "settings.yaml", extra="forbid"
+    )
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    asr: AsrSettings = AsrSettings()
+    vad: VadSettings = VadSettings()
+    tts: TtsSettings = TtsSettings()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        return init_settings, env_settings, YamlConfigSettingsSource(settings_cls)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'ivr.sqlite3').resolve()}"
+
+
+def _first_error(err: ValidationError) -> str:
+    e = err.errors()[0]
+    where = ".".join(str(p) for p in e["loc"])
+    env = "IVR_" + "__".join(str(p) for p in e["loc"]).upper()
+    return f"invalid setting {where} ({env}): {e['msg']}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load and validate settings once; a bad value raises IvrError with one clear line."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        raise IvrError(_first_error(err)) from None
+    except ValueError as err:  # e.g. malformed JSON in a nested env override
+        raise IvrError(f"invalid setting: {str(err).splitlines()[0]}") from None

@@ -1,0 +1,1 @@
+"""The IVR application: command line, and (next) the dialog engine and per-call sessions."""

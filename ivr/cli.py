@@ -1,0 +1,154 @@
+"""`ivr` command line. Every subcommand answers bad input with one line on stderr and a non-zero exit."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from config import IvrError, get_settings
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not usage + error
+        self.exit(2, f"ivr: error: {message}\n")
+
+
+def _rate(value: str) -> int:
+    if value not in ("8000", "16000", "22050"):
+        raise argparse.ArgumentTypeError(f"rate must be 8000, 16000 or 22050, not {value!r}")
+    return int(value)
+
+
+def cmd_transcribe(args) -> int:
+    from asr import get_recognizer, load_audio
+
+    audios = [(f, load_audio(f)) for f in args.files]  # decode all first: a bad file fails before model load
+    model = args.model or (None if args.engine == "vosk" else get_settings().asr.live_model)
+    rec = get_recognizer(args.engine, model)
+    language = None if args.language == "auto" else args.language
+    for name, audio in audios:
+        t = rec.transcribe(audio, language=language, word_timestamps=args.json)
+        if args.json:
+            d = t.to_dict()
+            print(json.dumps({"file": name, "text": d["text"], "language": d["language"],
+                              "duration_s": d["duration_s"], "confidence": d["confidence"],
+                              "words": d["words"]}, ensure_ascii=False), flush=True)
+        else:
+            print(t.text if len(audios) == 1 else f"{name}: {t.text}", flush=True)
+    return 0
+
+
+def _write_wav(path: str, pcm: bytes, rate: int) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise IvrError(f"output directory does not exist: {out.parent}")
+    sf.write(str(out), np.frombuffer(pcm, dtype="<i2"), rate, subtype="PCM_16", format="WAV")
+
+
+def cmd_say(args) -> int:
+    from tts import get_synthesizer
+
+    if not args.text.strip():
+        raise IvrError("nothing to say: TEXT is empty")
+    synth = get_synthesizer(args.engine, args.voice)
+    _write_wav(args.output, synth.synthesize(args.text, args.rate), args.rate)
+    return 0
+
+
+def cmd_prompts_render(args) -> int:
+    from tts import PromptCache, get_synthesizer, load_prompts
+
+    s = get_settings()
+    cache = PromptCache(s.data_dir, get_synthesizer(args.engine, args.voice), args.rate or s.tts.rate)
+    start = time.perf_counter()
+    paths = cache.render_all(load_prompts(args.language))
+    print(f"{len(paths)} prompts ready in {cache.dir} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Speak a banking sentence over a simulated G.711 line and recognise it again."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from asr import get_recognizer
+    from asr.audio import load_audio
+    from tts import get_synthesizer, normalize
+
+    text = "Your checking account ending 4321 has a balance of $2,450.75."
+    synth = get_synthesizer()
+    start = time.perf_counter()
+    pcm = synth.synthesize(text, 8000)
+    t_tts = time.perf_counter() - start
+    line = Path(get_settings().data_dir) / "demo-ulaw.wav"
+    line.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(line), np.frombuffer(pcm, dtype="<i2"), 8000, subtype="ULAW")  # the phone line's codec
+    start = time.perf_counter()
+    heard = get_recognizer().transcribe(load_audio(line))
+    t_asr = time.perf_counter() - start
+    print(f"IVR said   ({synth.engine}, {t_tts * 1000:.0f} ms): {normalize(text)}")
+    print(f"ASR heard  (whisper live, {t_asr * 1000:.0f} ms, G.711 u-law 8 kHz): {heard.text}")
+    print(f"audio: {line}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ivr", description="Phone-banking voice IVR")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("transcribe", help="speech to text for audio files")
+    t.add_argument("files", nargs="+", metavar="FILE")
+    t.add_argument("--engine", choices=["whisper", "vosk"], default=None)
+    t.add_argument("--model", help="live | accurate | path to a model directory")
+    t.add_argument("--language", default=None, help="language code, or auto (multilingual models)")
+    t.add_argument("--json", action="store_true", help="one JSON object per file, with word timings")
+    t.set_defaults(func=cmd_transcribe)
+
+    s = sub.add_parser("say", help="text to speech into a WAV file")
+    s.add_argument("text", metavar="TEXT")
+    s.add_argument("-o", "--output", required=True, metavar="OUT.wav")
+    s.add_argument("--engine", choices=["piper", "espeak", "edge"], default=None)
+    s.add_argument("--voice", default=None)
+    s.add_argument("--rate", type=_rate, default=8000)
+    s.set_defaults(func=cmd_say)
+
+    pr = sub.add_parser("prompts", help="prompt cache")
+    prs = pr.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    r = prs.add_parser("render", help="render config/prompts into the on-disk prompt cache")
+    r.add_argument("--engine", choices=["piper", "espeak", "edge"], default=None)
+    r.add_argument("--voice", default=None)
+    r.add_argument("--rate", type=_rate, default=None)
+    r.add_argument("--language", default="en")
+    r.set_defaults(func=cmd_prompts_render)
+
+    d = sub.add_parser("demo", help="speak a sentence over a simulated phone line and transcribe it back")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("IVR_LOG_LEVEL", "WARNING"), format="ivr: %(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        get_settings()
+        if args.command == "transcribe" and args.language is None:
+            args.language = get_settings().asr.language
+        return args.func(args)
+    except IvrError as err:
+        print(f"ivr: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

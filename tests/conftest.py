@@ -1,0 +1,54 @@
+"""Shared fixtures: an isolated data dir per session, real models loaded once, helpers to build audio."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IVR = str(Path(sys.executable).with_name("ivr"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_dir(tmp_path_factory) -> Path:
+    """Every test writes under one throwaway IVR_DATA_DIR."""
+    d = tmp_path_factory.mktemp("ivr-data")
+    os.environ["IVR_DATA_DIR"] = str(d)
+    from config import get_settings
+
+    get_settings.cache_clear()
+    return d
+
+
+def run_ivr(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed `ivr` console script as a user would."""
+    return subprocess.run([IVR, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def live_asr():
+    from asr import get_recognizer
+
+    return get_recognizer("whisper", "live")
+
+
+def asterisk(name: str, rate: int = 8000) -> np.ndarray:
+    """An Asterisk prompt (real recorded speech) as float32 mono."""
+    from asr.audio import load_audio
+
+    return load_audio(Path("/usr/share/asterisk/sounds/en") / f"{name}.wav", rate)
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    from asr.audio import float_to_pcm16
+
+    return float_to_pcm16(samples)
+
+
+def silence(seconds: float, rate: int = 8000) -> np.ndarray:
+    return np.zeros(int(seconds * rate), np.float32)

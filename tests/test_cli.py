@@ -1,0 +1,76 @@
+"""The `ivr` console script as a user runs it: round trip over G.711, and bad input."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bench.corpus import wer_normalize
+
+from .conftest import run_ivr
+
+SENTENCE = "Your checking account balance is $2,450.75. Please say yes to confirm the transfer."
+
+
+def test_say_then_transcribe_over_ulaw(tmp_path):
+    wav = tmp_path / "said.wav"
+    r = run_ivr("say", SENTENCE, "-o", str(wav), "--rate", "8000")
+    assert r.returncode == 0, r.stderr
+    info = sf.info(str(wav))
+    assert info.samplerate == 8000 and info.channels == 1 and info.duration > 3
+    pcm, _ = sf.read(str(wav), dtype="float32")
+    line = tmp_path / "line.wav"
+    sf.write(str(line), pcm, 8000, subtype="ULAW")            # G.711 mu-law, as on the phone line
+    r = run_ivr("transcribe", str(line), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= {"file", "text", "language", "duration_s", "words"}
+    assert out["language"] == "en" and abs(out["duration_s"] - info.duration) < 0.05
+    heard, said = wer_normalize(out["text"]).split(), wer_normalize(SENTENCE).split()
+    import jiwer
+
+    assert jiwer.wer(" ".join(said), " ".join(heard)) <= 0.2, out["text"]   # "your" may come back "you're"
+    assert "2450.75" in out["text"].replace(",", "").replace("$", "")
+    assert all({"word", "start", "end", "prob"} == set(w) for w in out["words"])
+
+
+def test_transcribe_several_files_and_engines(tmp_path):
+    r = run_ivr("transcribe", "/usr/share/asterisk/sounds/en/auth-thankyou.wav",
+                "/usr/share/asterisk/sounds/en/agent-pass.wav")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2 and "thank you" in lines[0].lower() and "password" in lines[1].lower()
+    ko = tmp_path / "ko.wav"
+    assert run_ivr("say", "일 이 삼", "-o", str(ko), "--engine", "espeak", "--voice", "ko").returncode == 0
+    r = run_ivr("transcribe", str(ko), "--engine", "vosk", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["text"]
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    (d / "notes.wav").write_text("not audio\n" * 50)
+    sf.write(str(d / "empty.wav"), np.zeros(0, np.float32), 8000)
+    return d
+
+
+@pytest.mark.parametrize("args,message", [
+    (["transcribe", "{d}/missing.wav"], "no such file"),
+    (["transcribe", "{d}/notes.wav"], "not an audio file"),
+    (["transcribe", "{d}/empty.wav"], "no audio"),
+    (["transcribe", "/usr/share/asterisk/sounds/en/agent-pass.wav", "--engine", "deepspeech"], "invalid choice"),
+    (["transcribe", "/usr/share/asterisk/sounds/en/agent-pass.wav", "--model", "{d}"], "unknown model"),
+    (["say", "hello", "-o", "{d}/x.wav", "--engine", "festival"], "invalid choice"),
+    (["say", "hello", "-o", "{d}/x.wav", "--voice", "nobody"], "unknown piper voice"),
+    (["say", "hello", "-o", "{d}/x.wav", "--engine", "espeak", "--voice", "klingon"], "unknown espeak-ng voice"),
+    (["say", "hello", "-o", "{d}/x.wav", "--rate", "11025"], "rate must be"),
+    (["say", "   ", "-o", "{d}/x.wav"], "empty"),
+    (["say", "hello", "-o", "{d}/no/such/dir/x.wav"], "output directory"),
+    (["frobnicate"], "invalid choice"),
+    ([], "required"),
+])
+def test_bad_input_is_one_line_and_nonzero(bad_files, args, message):
+    r = run_ivr(*[a.format(d=bad_files) for a in args])
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""

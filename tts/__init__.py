@@ -1,0 +1,38 @@
+"""Speech out: synthesizers (piper, espeak-ng, edge-tts), banking text normalisation, prompt cache."""
+from __future__ import annotations
+
+from config import Settings, get_settings
+
+from .normalize import normalize
+from .prompt_cache import PromptCache, load_prompts
+from .synthesizer import Synthesizer, TtsError
+
+ENGINES = ("piper", "espeak", "edge")
+
+
+def _default_voice(engine: str, s: Settings) -> str:
+    return {"piper": s.tts.piper_voice, "espeak": s.tts.espeak_voice, "edge": s.tts.edge_voice}[engine]
+
+
+def get_synthesizer(engine: str | None = None, voice: str | None = None, settings: Settings | None = None) -> Synthesizer:
+    """A synthesizer for `engine`/`voice` (defaults from settings); edge-tts wraps the offline fallback."""
+    s = settings or get_settings()
+    engine = engine or s.tts.engine
+    if engine not in ENGINES:
+        raise TtsError(f"unknown TTS engine {engine!r}: use one of {', '.join(ENGINES)}")
+    voice = voice or (s.tts.voice if engine == s.tts.engine and s.tts.voice else _default_voice(engine, s))
+    if engine == "piper":
+        from .piper_backend import PiperSynthesizer
+
+        return PiperSynthesizer(voice)
+    if engine == "espeak":
+        from .espeak_backend import EspeakSynthesizer
+
+        return EspeakSynthesizer(voice)
+    from .edge_backend import EdgeSynthesizer
+
+    fallback = get_synthesizer(s.tts.fallback_engine, None, s)
+    return EdgeSynthesizer(voice, s.data_dir / "tts-cache", fallback, s.tts.edge_timeout_s)
+
+
+__all__ = ["ENGINES", "PromptCache", "Synthesizer", "TtsError", "get_synthesizer", "load_prompts", "normalize"]
