@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import logging
+import math
 import re
 import time
 from pathlib import Path
@@ -40,8 +41,8 @@ class EdgeSynthesizer(Synthesizer):
     async def _fetch(self, sentence: str) -> bytes:
         import edge_tts
 
-        comm = edge_tts.Communicate(sentence, self.voice, connect_timeout=self.timeout_s,
-                                    receive_timeout=self.timeout_s)
+        seconds = max(1, math.ceil(self.timeout_s))  # edge-tts takes whole seconds
+        comm = edge_tts.Communicate(sentence, self.voice, connect_timeout=seconds, receive_timeout=seconds)
         audio = bytearray()
         async for chunk in comm.stream():
             if chunk["type"] == "audio":

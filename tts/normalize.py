@@ -81,7 +81,7 @@ def time_to_words(t: time) -> str:
 
 
 _MONEY = re.compile(r"(-)?\$\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?")
-_ACCOUNT = re.compile(r"\b(ending(?: in)?|account(?: number)?|card(?: number)?|reference(?: number)?|PIN)\s+(?:…|\.\.\.)?(\d[\d ]*\d|\d)\b",
+_ACCOUNT = re.compile(r"\b(ending(?: in)?|account(?: number)?|card(?: number)?|reference(?: number)?(?: is)?|PIN)\s+(?:…|\.\.\.)?(\d[\d ]*\d|\d)\b",
                       re.IGNORECASE)
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _TIME = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)(?:\s?([AaPp])\.?[Mm]\.?)?(?![\d:])")
@@ -119,4 +119,5 @@ def normalize(text: str) -> str:
     text = _ORDINAL.sub(lambda m: ordinal_to_words(int(m.group(1))), text)
     text = re.sub(r"(\d)\.(\d)", lambda m: f"{m.group(1)} point {m.group(2)}", text)
     text = _NUMBER.sub(lambda m: number_to_words(int(m.group(0).replace(",", ""))), text)
+    text = re.sub(r"\b([ap])\.m\.\.", r"\1.m.", text)  # "at 17:00." -> "five p.m." not "p.m.."
     return re.sub(r"\s+", " ", text).strip()

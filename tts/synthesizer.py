@@ -18,17 +18,31 @@ class TtsError(IvrError):
     """Unknown engine or voice, or a synthesis failure."""
 
 
-_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
-_CLAUSE = re.compile(r"(?<=,)\s+")
-FIRST_PIECE_WORDS = 6  # a long first sentence is split at a comma so the first audio comes sooner
+_SENTENCE = re.compile(r"(?<=[.!?;:])(?<!\.[a-zA-Z]\.)\s+")  # not inside "a.m. to"
+FIRST_PIECE_WORDS = (2, 4)  # the first piece is this many words, so the first audio comes early
+_PHRASE_START = {"and", "but", "or", "so", "is", "are", "was", "has", "have", "will", "of", "for", "to", "from",
+                 "with", "at", "on", "in", "by", "please", "followed", "which", "that", "if", "when"}
+
+
+def _first_phrase_end(words: list[str]) -> int:
+    """Where to cut a long first sentence: after a comma, else before a function word, else after 4 words."""
+    lo, hi = FIRST_PIECE_WORDS
+    for k in range(lo, min(hi, len(words) - 2) + 1):
+        if words[k - 1].endswith(","):
+            return k
+    for k in range(lo, min(hi, len(words) - 2) + 1):
+        if words[k].lower().strip(",") in _PHRASE_START:
+            return k
+    return lo + 1
 
 
 def split_for_speech(text: str) -> list[str]:
-    """Sentences; the first one also split at commas when long, for an early first chunk."""
+    """Sentences; a long first sentence is cut at a phrase boundary so the first chunk is short."""
     pieces = [s.strip() for s in _SENTENCE.split(text) if s.strip()]
-    if pieces and len(pieces[0].split()) > FIRST_PIECE_WORDS:
-        head = [c for c in _CLAUSE.split(pieces[0]) if c]
-        pieces = head + pieces[1:]
+    if pieces and len(pieces[0].split()) > FIRST_PIECE_WORDS[1]:
+        words = pieces[0].split()
+        k = _first_phrase_end(words)
+        pieces = [" ".join(words[:k]), " ".join(words[k:])] + pieces[1:]
     return pieces
 
 
