@@ -1,10 +1,12 @@
 """Settings: YAML defaults in config/settings.yaml, overridden by IVR_* environment variables."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
@@ -68,6 +70,29 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'ivr.sqlite3').resolve()}"
+
+
+class _Yaml11SafeLoader(yaml.SafeLoader):
+    """YAML where only true/false are booleans: `on:`, `yes`, `no` stay strings in flows and intents."""
+
+
+_Yaml11SafeLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _Yaml11SafeLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list(_first))
+
+
+def load_yaml(path: Path, what: str):
+    """Read a config YAML file; any problem becomes one IvrError line naming the file."""
+    try:
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Yaml11SafeLoader)
+    except OSError as err:
+        raise IvrError(f"{path}: cannot read {what} ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise IvrError(f"{path}: not valid YAML: {' '.join(str(err).split())[:160]}") from None
 
 
 def _first_error(err: ValidationError) -> str:

@@ -68,7 +68,8 @@ def cmd_prompts_render(args) -> int:
     s = get_settings()
     cache = PromptCache(s.data_dir, get_synthesizer(args.engine, args.voice), args.rate or s.tts.rate)
     start = time.perf_counter()
-    paths = cache.render_all(load_prompts(args.language))
+    static = {k: v for k, v in load_prompts(args.language).items() if "{" not in v}  # filled-in ones vary per call
+    paths = cache.render_all(static)
     print(f"{len(paths)} prompts ready in {cache.dir} ({time.perf_counter() - start:.1f} s)")
     return 0
 
@@ -101,6 +102,46 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_nlu(args) -> int:
+    from ivr.nlu import get_classifier
+
+    if not args.text.strip():
+        raise IvrError("nothing to classify: TEXT is empty")
+    result = get_classifier().classify(args.text, args.state)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        slots = " ".join(f"{k}={v}" for k, v in result.slots.items())
+        print(f"{result.intent or '(no match)'} {result.confidence:.2f} {slots}".strip())
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from ivr.app import get_app
+    from ivr.chat import run_chat
+
+    run_chat(get_app(), args.ani, sys.stdin, sys.stdout, sys.stderr)
+    return 0
+
+
+def cmd_db_init(args) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ivr.app import get_app
+    from models.demo import seed_demo
+    from models.migrate import upgrade
+
+    app = get_app()
+    try:
+        upgrade(app.engine)
+        added = seed_demo(app.sessions()) if args.demo else 0
+    except SQLAlchemyError as err:
+        raise IvrError(f"database error: {str(err).splitlines()[0]}") from None
+    url = app.engine.url.render_as_string(hide_password=True)
+    print(f"schema up to date at {url}" + (f"; demo bank: {added} customers added" if args.demo else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ivr", description="Phone-banking voice IVR")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -129,6 +170,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rate", type=_rate, default=None)
     r.add_argument("--language", default="en")
     r.set_defaults(func=cmd_prompts_render)
+
+    n = sub.add_parser("nlu", help="intent and slots for one caller utterance")
+    n.add_argument("text", metavar="TEXT")
+    n.add_argument("--state", default=None, help="dialog state; 'confirm' adds yes/no")
+    n.add_argument("--json", action="store_true")
+    n.set_defaults(func=cmd_nlu)
+
+    c = sub.add_parser("chat", help="a text-mode call on stdin")
+    c.add_argument("--ani", default=None, help="caller ID, e.g. +15550100")
+    c.set_defaults(func=cmd_chat)
+
+    db = sub.add_parser("db", help="database")
+    dbs = db.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    di = dbs.add_parser("init", help="create or upgrade the schema")
+    di.add_argument("--demo", action="store_true", help="seed the demo bank")
+    di.set_defaults(func=cmd_db_init)
 
     d = sub.add_parser("demo", help="speak a sentence over a simulated phone line and transcribe it back")
     d.set_defaults(func=cmd_demo)

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import soundfile as sf
 import numpy as np
-import yaml
-
-from config import CONFIG_DIR, IvrError
+from config import CONFIG_DIR, IvrError, load_yaml
 
 from .synthesizer import Synthesizer
 
@@ -16,10 +14,7 @@ from .synthesizer import Synthesizer
 def load_prompts(language: str = "en") -> dict[str, str]:
     """config/prompts/<language>.yaml: {name: text}."""
     path = CONFIG_DIR / "prompts" / f"{language}.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise IvrError(f"cannot read prompts {path}: {str(err).splitlines()[0]}") from None
+    data = load_yaml(path, "prompts")
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         raise IvrError(f"{path}: expected a mapping of prompt name to text")
     return data

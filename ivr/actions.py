@@ -1,0 +1,175 @@
+"""Bank actions a flow state may name (`action:`). Each takes the call context, may queue speech with
+`ctx.speak(prompt, **values)`, and returns an outcome that the state's `on:` maps to the next state."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Callable
+
+from tts.normalize import date_to_words, money_to_words
+
+from .slots import parse_digits
+
+ACTIONS: dict[str, Callable] = {}
+OTHER = {"checking": "savings", "savings": "checking"}
+
+
+def action(fn: Callable) -> Callable:
+    ACTIONS[fn.__name__] = fn
+    return fn
+
+
+def spaced(digits: str) -> str:
+    return " ".join(digits)
+
+
+def money(amount: Decimal | str) -> str:
+    return money_to_words(f"{Decimal(amount):.2f}")
+
+
+@action
+def identify_by_ani(ctx) -> str:
+    customer = ctx.bank.customer_by_ani(ctx.ani) if ctx.ani else None
+    ctx.set_customer(customer)
+    return "found" if customer else "not_found"
+
+
+@action
+def lookup_account(ctx) -> str:
+    customer = ctx.bank.customer_by_account(ctx.slots.pop("digits", ""))
+    ctx.set_customer(customer)
+    return "found" if customer else "not_found"
+
+
+@action
+def verify_pin(ctx) -> str:
+    pin = ctx.slots.pop("digits", "")
+    result = ctx.bank.verify_pin(ctx.customer.id, pin)
+    if result == "ok":
+        ctx.authenticated = True
+    return result
+
+
+@action
+def read_balance(ctx) -> str:
+    ctx.require_auth()
+    wanted = ctx.slots.pop("account", None)
+    accounts = ctx.bank.accounts(ctx.customer.id)
+    chosen = [a for a in accounts if a.kind == wanted] or accounts
+    for a in chosen:
+        ctx.speak("balance_line", kind=a.kind, last4=spaced(a.last4), balance=money(a.balance))
+    ctx.tasks.append("check_balance")
+    return "ok"
+
+
+@action
+def read_transactions(ctx) -> str:
+    ctx.require_auth()
+    kind = ctx.slots.pop("account", None) or "checking"
+    accounts = {a.kind: a for a in ctx.bank.accounts(ctx.customer.id)}
+    acct = accounts.get(kind) or next(iter(accounts.values()))
+    rows = ctx.bank.transactions(ctx.customer.id, acct.kind, 5)
+    if not rows:
+        ctx.speak("no_transactions", kind=acct.kind)
+    else:
+        ctx.speak("transactions_intro", count=len(rows), kind=acct.kind, last4=spaced(acct.last4))
+    for t in rows:
+        ctx.speak("transaction_line", date=date_to_words(t.posted_on), description=t.description,
+                  amount=money(abs(t.amount)), direction="in" if t.amount > 0 else "out")
+    ctx.tasks.append("recent_transactions")
+    return "ok"
+
+
+@action
+def task_done(ctx) -> str:
+    ctx.tasks.append(ctx.state)
+    return "ok"
+
+
+@action
+def choose_card(ctx) -> str:
+    ctx.require_auth()
+    cards = [c for c in ctx.bank.cards(ctx.customer.id) if c.status == "active"]
+    ctx.vars["cards"] = cards
+    if not cards:
+        return "none"
+    if len(cards) == 1:
+        _select_card(ctx, cards[0])
+        return "one"
+    options = [f"For your {c.kind} card ending {spaced(c.last4)}, say {c.kind} or press {i}." for i, c in
+               enumerate(cards, 1)]
+    ctx.vars["card_options"] = " ".join(options)
+    return "several"
+
+
+def _select_card(ctx, card) -> None:
+    ctx.vars.update(card_id=card.id, card_kind=card.kind, card_last4=spaced(card.last4))
+
+
+@action
+def pick_card(ctx) -> str:
+    said = str(ctx.slots.pop("card", "")).lower()
+    cards = ctx.vars.get("cards", [])
+    digits = parse_digits(said) or ""
+    for i, c in enumerate(cards, 1):
+        if c.kind in said or digits in (str(i), c.last4):
+            _select_card(ctx, c)
+            return "ok"
+    return "unknown"
+
+
+@action
+def block_card(ctx) -> str:
+    ctx.require_auth()
+    ctx.vars["reference"] = spaced(ctx.bank.block_card(ctx.customer.id, ctx.vars["card_id"]))
+    ctx.tasks.append("report_lost_card")
+    return "ok"
+
+
+@action
+def start_transfer(ctx) -> str:
+    ctx.require_auth()
+    for key in ("from_account", "to_account", "amount", "amount_words", "reference"):
+        ctx.vars.pop(key, None)
+    kinds = {a.kind for a in ctx.bank.accounts(ctx.customer.id)}
+    if not {"checking", "savings"} <= kinds:
+        return "single_account"
+    src, dst = ctx.slots.pop("from_account", None), ctx.slots.pop("to_account", None)
+    if src or dst:
+        src, dst = src or OTHER[dst], dst or OTHER[src]
+        ctx.vars.update(from_account=src, to_account=dst)
+    if "amount" in ctx.slots:
+        _set_amount(ctx, ctx.slots.pop("amount"))
+    return "ok"
+
+
+def _set_amount(ctx, amount: str) -> None:
+    ctx.vars.update(amount=amount, amount_words=money(amount))
+
+
+@action
+def set_amount(ctx) -> str:
+    amount = Decimal(ctx.slots.pop("amount"))
+    if amount <= 0:
+        return "too_small"
+    _set_amount(ctx, f"{amount:.2f}")
+    return "ok"
+
+
+@action
+def set_transfer_accounts(ctx) -> str:
+    src = ctx.slots.pop("account")
+    ctx.vars.update(from_account=src, to_account=OTHER[src])
+    return "ok"
+
+
+@action
+def execute_transfer(ctx) -> str:
+    ctx.require_auth()
+    result = ctx.bank.transfer(ctx.customer.id, ctx.vars["from_account"], ctx.vars["to_account"], ctx.vars["amount"])
+    if result.status == "ok":
+        ctx.vars["reference"] = spaced(result.reference)
+        ctx.tasks.append("transfer_funds")
+    elif result.status == "insufficient":
+        balance = next(a.balance for a in ctx.bank.accounts(ctx.customer.id) if a.kind == ctx.vars["from_account"])
+        ctx.vars["available_words"] = money(balance)
+    return result.status

