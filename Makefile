@@ -26,8 +26,11 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: setup
+	$(BIN)/ivr db init --demo
 	$(BIN)/ivr prompts render
 	$(BIN)/ivr demo
+	@echo; echo "Text-mode call as Alex Morgan (PIN 2468). Type what you would say; dtmf:1 keys digits; Ctrl-D hangs up."
+	$(BIN)/ivr chat --ani +15550100
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -35,6 +38,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/tts.py
+	$(BIN)/python bench/nlu.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -66,7 +66,10 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
     path = path or CONFIG_DIR / "flows" / "banking.yaml"
     prompts = prompts if prompts is not None else load_prompts("en")
     actions = actions if actions is not None else set(ACTIONS)
-    data = load_yaml(path, "flow")
+    try:
+        data = load_yaml(path, "flow")
+    except IvrError as err:
+        raise FlowError(str(err)) from None
 
     def fail(where: str, msg: str):
         raise FlowError(f"{path}: {where}: {msg}")

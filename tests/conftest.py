@@ -24,9 +24,9 @@ def data_dir(tmp_path_factory) -> Path:
     return d
 
 
-def run_ivr(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_ivr(*args: str, env: dict | None = None, stdin: str = "", timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the installed `ivr` console script as a user would."""
-    return subprocess.run([IVR, *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([IVR, *args], input=stdin, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
