@@ -65,7 +65,7 @@ class WhisperRecognizer(Recognizer):
     name = "whisper"
 
     def __init__(self, model_dir, device="auto", compute_type="auto", cpu_threads=2, workers=1,
-                 language="en", min_window_s=10.0):
+                 language="en", min_window_s=10.0, prompt_hints=False):
         super().__init__(workers)
         self.device, self.compute_type = pick_device(device, compute_type)
         self.model = WhisperModel(str(model_dir), device=self.device, compute_type=self.compute_type,
@@ -73,6 +73,7 @@ class WhisperRecognizer(Recognizer):
         self.multilingual = self.model.model.is_multilingual
         self.default_language = language if self.multilingual else "en"
         self.min_window_s = min_window_s
+        self.prompt_hints = prompt_hints  # hint phrases as a decoder prompt: off by default, see README
 
     def transcribe(self, audio, hints=None, language=None, word_timestamps=True) -> Transcript:
         return self.transcribe_many([audio], hints, language, word_timestamps)[0]
@@ -111,11 +112,13 @@ class WhisperRecognizer(Recognizer):
             langs = [language] * len(audios)
         toks = [self._tokenizer(lang) for lang in langs]
         prev = []
-        if hints:
+        if hints and self.prompt_hints:
             prev = [toks[0].sot_prev] + toks[0].encode(" " + ", ".join(hints))[-200:]
         prompts = [prev + list(t.sot_sequence) for t in toks]
+        # Speech is < ~8 tokens/s with timestamps: a longer decode is the model inventing text in the padding.
+        budget = min(448 - len(prompts[0]), int(24 + 10 * longest))
         out = self.model.model.generate(
-            enc, prompts, beam_size=1, max_length=448 - len(prompts[0]), return_scores=True,
+            enc, prompts, beam_size=1, max_length=budget, return_scores=True,
             return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1], max_initial_timestamp_index=50,
         )
         results: list[Transcript | None] = []
@@ -124,7 +127,7 @@ class WhisperRecognizer(Recognizer):
             duration = len(audio) / ASR_RATE
             text_tokens = _tokens_within(ids, tok, duration)
             text = tok.decode(text_tokens).strip()
-            finished = len(ids) < 448 - len(prompts[i]) - 1
+            finished = len(ids) < budget - 1
             if _runaway(text, finished):
                 results.append(None)  # redone on the 30 s path
                 continue
@@ -148,7 +151,7 @@ class WhisperRecognizer(Recognizer):
             return Transcript("", language or self.default_language, 0.0, 0.0, [])
         segments, info = self.model.transcribe(
             audio, language=language, beam_size=5, word_timestamps=word_timestamps,
-            condition_on_previous_text=False, hotwords=", ".join(hints) if hints else None,
+            condition_on_previous_text=False, hotwords=", ".join(hints) if hints and self.prompt_hints else None,
         )
         segments = list(segments)
         words = [Word(w.word.strip(), round(w.start, 3), round(w.end, 3), round(w.probability, 3))

@@ -28,6 +28,7 @@ class AsrSettings(BaseModel):
     language: str = "en"
     vosk_model: str = ""
     min_window_s: float = Field(10.0, ge=1.0, le=30.0)
+    whisper_prompt_hints: bool = False
 
 
 class VadSettings(BaseModel):
@@ -35,7 +36,7 @@ class VadSettings(BaseModel):
     frame_ms: Literal[10, 20, 30] = 20
     start_window_ms: int = Field(300, ge=20, le=2000)
     min_voiced_ms: int = Field(160, ge=20, le=2000)
-    hangover_ms: int = Field(500, ge=60, le=5000)
+    hangover_ms: int = Field(400, ge=60, le=5000)
     preroll_ms: int = Field(300, ge=0, le=2000)
     max_utterance_s: float = Field(20.0, gt=0.5, le=120)
     no_input_s: float = Field(6.0, gt=0, le=120)
@@ -53,6 +54,19 @@ class TtsSettings(BaseModel):
     edge_voice: str = "en-US-AriaNeural"
 
 
+class TelephonySettings(BaseModel):
+    user: str = "bank"                     # calls to sip:<user>@host are answered; others get 404
+    agent_uri: str = "sip:agent@127.0.0.1:5070"
+    rtp_port: int = Field(40000, ge=1024, le=65000)
+    rtp_port_range: int = Field(200, ge=8, le=20000)
+    max_calls: int = Field(4, ge=1, le=4)  # the pjsua2-python wheel is built with PJSUA_MAX_CALLS = 4
+    rtp_timeout_s: float = Field(30.0, gt=0)
+    drain_timeout_s: float = Field(60.0, ge=0)
+    registrar: str = ""                    # e.g. sip:pbx.example.bank; empty: no registration
+    username: str = ""
+    password: str = ""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IVR_", env_nested_delimiter="__", yaml_file=CONFIG_DIR / "settings.yaml", extra="forbid"
@@ -62,6 +76,7 @@ class Settings(BaseSettings):
     asr: AsrSettings = AsrSettings()
     vad: VadSettings = VadSettings()
     tts: TtsSettings = TtsSettings()
+    telephony: TelephonySettings = TelephonySettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -46,7 +46,16 @@ def verify_pin(ctx) -> str:
     result = ctx.bank.verify_pin(ctx.customer.id, pin)
     if result == "ok":
         ctx.authenticated = True
+    ctx.vars["locked"] = result == "locked"
     return result
+
+
+@action
+def after_failed_transfer(ctx) -> str:
+    """Where a caller goes when no agent could take the call."""
+    if ctx.authenticated:
+        return "menu"
+    return "locked" if ctx.vars.get("locked") else "identify"
 
 
 @action

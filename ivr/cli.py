@@ -142,6 +142,82 @@ def cmd_db_init(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import numpy as np
+
+    from asr import get_recognizer
+    from ivr.app import get_app
+    from telephony.server import IvrServer, Services
+    from tts import PromptCache, get_synthesizer
+
+    settings = get_settings()
+    app = get_app(settings)
+    app.require_schema()
+    app.flow, app.nlu  # validate the flow and load the NLU before the first call
+    recognizer = get_recognizer()
+    recognizer.transcribe(np.zeros(16000, np.float32), word_timestamps=False)  # warm the model
+    synth = get_synthesizer()
+    synth.synthesize("Ready.", 8000)
+    services = Services(app, settings, recognizer, synth, PromptCache(settings.data_dir, synth, 8000))
+    server = IvrServer(services, args.host, args.sip_port)
+    try:
+        server.start()
+    except Exception as err:  # noqa: BLE001 - pjsua2 reports a busy port etc. as pj.Error
+        raise IvrError(f"cannot start the SIP endpoint on {args.host}:{args.sip_port}: "
+                       f"{getattr(err, 'info', lambda: err)()}".splitlines()[0]) from None
+    print(f"IVR listening on sip:{settings.telephony.user}@{args.host}:{args.sip_port} (UDP and TCP); "
+          f"call it with: ivr call sip:{settings.telephony.user}@{args.host}:{args.sip_port} --ani +15550100 "
+          f"--dtmf 2468 --say 'check my balance'", flush=True)
+    server.run_forever()
+    return 0
+
+
+class _StepAction(argparse.Action):
+    """Keeps --say/--dtmf/--play/--wait in the order given."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        kind = option_string.lstrip("-")
+        if kind == "dtmf" and (not value or not set(value) <= set("0123456789*#ABCD")):
+            parser.error(f"--dtmf takes phone keys 0-9 * #, not {value!r}")
+        if kind == "wait":
+            try:
+                if not 0 <= float(value) <= 600:
+                    raise ValueError
+            except ValueError:
+                parser.error(f"--wait takes seconds (0-600), not {value!r}")
+        if kind == "play" and not Path(value).is_file():
+            parser.error(f"--play: no such file: {value}")
+        namespace.steps = [*(namespace.steps or []), (kind, value)]
+
+
+def cmd_call(args) -> int:
+    from asr import get_recognizer
+    from telephony.softphone import Softphone, Step
+
+    if not args.uri.startswith(("sip:", "sips:")) or "@" not in args.uri:
+        raise IvrError(f"not a SIP URI: {args.uri!r} (expected sip:user@host[:port])")
+    settings = get_settings()
+    phone = Softphone(settings, args.ani)
+    steps = phone.run(args.uri, [Step(k, v) for k, v in (args.steps or [])], timeout=args.timeout)
+    if args.record:
+        phone.recorder.write(Path(args.record))
+    prompts = phone.heard_prompts(get_recognizer())
+    if args.json:
+        print(json.dumps({"uri": args.uri, "ani": args.ani, "status": phone.status, "steps": steps,
+                          "prompts": prompts}))
+    else:
+        for p in prompts:
+            print(f"IVR: {p['text']}")
+        print(f"END: {phone.status or 'hung up'}")
+    return 0
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ivr", description="Phone-banking voice IVR")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -186,6 +262,22 @@ def build_parser() -> argparse.ArgumentParser:
     di = dbs.add_parser("init", help="create or upgrade the schema")
     di.add_argument("--demo", action="store_true", help="seed the demo bank")
     di.set_defaults(func=cmd_db_init)
+
+    sv = sub.add_parser("serve", help="run the SIP endpoint")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--sip-port", type=_port, default=5060)
+    sv.add_argument("--http-port", type=_port, default=8000, help="web console (a later issue)")
+    sv.set_defaults(func=cmd_serve)
+
+    cl = sub.add_parser("call", help="call the IVR with a real SIP softphone and print what it heard")
+    cl.add_argument("uri", metavar="SIP_URI")
+    cl.add_argument("--ani", default=None, help="caller ID to present (From user)")
+    for opt, meta in (("--say", "TEXT"), ("--dtmf", "DIGITS"), ("--play", "WAV"), ("--wait", "SECONDS")):
+        cl.add_argument(opt, action=_StepAction, metavar=meta, dest="steps")
+    cl.add_argument("--record", metavar="OUT.wav", help="stereo: caller left, IVR right")
+    cl.add_argument("--timeout", type=float, default=180.0)
+    cl.add_argument("--json", action="store_true")
+    cl.set_defaults(func=cmd_call)
 
     d = sub.add_parser("demo", help="speak a sentence over a simulated phone line and transcribe it back")
     d.set_defaults(func=cmd_demo)

@@ -147,6 +147,13 @@ class DialogSession:
             return self._failure(st)
         return self._accept(st, value)
 
+    def transfer_failed(self) -> list:
+        """The agent transfer was refused: tell the caller and carry on in the flow's `transfer_failed` state."""
+        self.outcome = None
+        if self.log:
+            self.log.reopen()
+        return self._run("transfer_failed")
+
     # -- interpreting input -----------------------------------------------------------------------------
     def _from_dtmf(self, st: State, keys: str) -> tuple[str | None, bool]:
         keys = keys.rstrip("#")

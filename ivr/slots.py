@@ -36,8 +36,8 @@ def parse_digits(text: str) -> str | None:
             out.append(d * REPEAT[t])
             i += 2
             continue
-        if t.isdigit():
-            out.append(t)
+        if re.fullmatch(r"[\d.]+", t):
+            out.append(t.replace(".", ""))  # Whisper writes spoken digits as "2.4.6.8." at times
         elif t in ("o", "oh") and not out and nxt not in UNITS and nxt not in TENS and not nxt.isdigit():
             pass  # "oh, I think it's..." is not a zero
         elif t in UNITS:

@@ -34,5 +34,6 @@ class Turn(Base):
     intent: Mapped[str | None] = mapped_column(String(32))
     confidence: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float | None] = mapped_column(Float)     # end of caller speech -> first audio out
+    timings: Mapped[str | None] = mapped_column(Text)           # JSON breakdown: hangover, asr, dialog, tts, media
     at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     call: Mapped[Call] = relationship(back_populates="turns")

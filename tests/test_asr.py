@@ -45,9 +45,11 @@ def test_long_audio_uses_the_30s_path(live_asr):
 
 
 def test_hints_and_shared_pool(live_asr):
+    live_asr.prompt_hints = True  # the prompt path must work even though it is off by default
     futures = [live_asr.submit(asterisk(n, 16000), hints=["password", "pound key"], word_timestamps=False)
                for n in ("agent-pass", "auth-thankyou")]
     texts = [f.result(timeout=60).text.lower() for f in futures]
+    live_asr.prompt_hints = False
     assert "password" in texts[0] and "thank you" in texts[1]
 
 

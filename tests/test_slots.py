@@ -13,6 +13,7 @@ from ivr.slots import parse_accounts, parse_amount, parse_digits, parse_transfer
     ("triple seven one", "7771"),
     ("2468", "2468"),
     ("2, 4, 6, 8.", "2468"),
+    ("2.4.6.8.", "2468"),
     ("24 68", "2468"),
     ("twenty four sixty eight", "2468"),
     ("my pin is one three five seven", "1357"),

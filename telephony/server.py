@@ -1,0 +1,203 @@
+"""`ivr serve`: a pjsua2 SIP endpoint that answers calls and runs each through a CallWorker."""
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import pjsua2 as pj
+
+from .call_worker import CallWorker
+from .media import CallMediaPort, connect_port
+from .pj_thread import PjThread
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What every call shares: the app (db, flow, NLU), one recognizer, one synthesizer, the prompt cache."""
+    app: object
+    settings: object
+    recognizer: object
+    synth: object
+    prompt_cache: object
+
+
+def request_user(whole_msg: str) -> str:
+    m = re.match(r"INVITE\s+sips?:([^@;>\s]+)@", whole_msg)
+    return m.group(1) if m else ""
+
+
+def uri_user(uri: str) -> str | None:
+    m = re.search(r"sips?:([^@;>\s]+)@", uri or "")
+    return m.group(1) if m else None
+
+
+class IvrCall(pj.Call):
+    def __init__(self, server: "IvrServer", account: pj.Account, call_id: int):
+        super().__init__(account, call_id)
+        self.server = server
+        self.worker: CallWorker | None = None
+        self.port: CallMediaPort | None = None
+        self.rx_packets, self.rx_changed = -1, time.monotonic()
+
+    def onCallState(self, prm):
+        info = self.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            if self.worker:
+                self.worker.on_hangup()
+            self.server.forget(self)
+
+    def onCallMediaState(self, prm):
+        if self.port is not None:
+            return
+        self.port = CallMediaPort(lambda f: self.worker.on_caller_frame(f), lambda: self.worker.next_frame())
+        if connect_port(self, self.port, f"ivr{self.getId()}"):
+            self.worker.start()
+        else:
+            self.port = None
+
+    def onDtmfDigit(self, prm):  # RFC 2833 telephone-events and SIP INFO
+        if self.worker:
+            self.worker.on_dtmf(prm.digit)
+
+    def onCallTransferStatus(self, prm):
+        if prm.finalNotify and self.worker:
+            self.worker.on_transfer_result(prm.statusCode)
+
+    def rtp_silent_for(self) -> float:
+        """Seconds since the last RTP packet arrived (media may not be up yet: 0)."""
+        if self.port is None:
+            return 0.0
+        try:
+            stat = self.getStreamStat(0)
+            packets = stat.rtcp.rxStat.pkt
+        except pj.Error:
+            return 0.0
+        if packets != self.rx_packets:
+            self.rx_packets, self.rx_changed = packets, time.monotonic()
+        return time.monotonic() - self.rx_changed
+
+
+class IvrAccount(pj.Account):
+    def __init__(self, server: "IvrServer"):
+        super().__init__()
+        self.server = server
+
+    def onIncomingCall(self, prm):
+        self.server.incoming(self, prm)
+
+
+class IvrServer:
+    def __init__(self, services: Services, host: str, sip_port: int):
+        self.services = services
+        self.cfg = services.settings.telephony
+        self.host, self.sip_port = host, sip_port
+        self.pj = PjThread(host, sip_port, max_calls=self.cfg.max_calls)
+        self.calls: dict[int, IvrCall] = {}
+        self.draining = False
+        self.recordings = services.settings.data_dir / "recordings"
+        self._account: IvrAccount | None = None
+        self._last_check = 0.0
+        self._ended: list[IvrCall] = []  # pjsua2 calls must not be freed inside their own callbacks
+
+    # -- pj thread ---------------------------------------------------------------------------------------
+    def _setup(self, ep: pj.Endpoint) -> None:
+        cfg = pj.AccountConfig()
+        cfg.idUri = f"sip:{self.cfg.user}@{self.host}:{self.sip_port}"
+        cfg.mediaConfig.transportConfig.port = self.cfg.rtp_port
+        cfg.mediaConfig.transportConfig.portRange = self.cfg.rtp_port_range
+        cfg.mediaConfig.transportConfig.boundAddress = self.host
+        if self.cfg.registrar:
+            cfg.regConfig.registrarUri = self.cfg.registrar
+            cred = pj.AuthCredInfo("digest", "*", self.cfg.username, 0, self.cfg.password)
+            cfg.sipConfig.authCreds.append(cred)
+        else:
+            cfg.regConfig.registerOnAdd = False
+        self._account = IvrAccount(self)
+        self._account.create(cfg)
+
+    def incoming(self, account: pj.Account, prm) -> None:
+        call = IvrCall(self, account, prm.callId)
+        op = pj.CallOpParam()
+        user = request_user(prm.rdata.wholeMsg)
+        if user != self.cfg.user or self.draining or len(self.calls) >= self.cfg.max_calls:
+            op.statusCode = pj.PJSIP_SC_NOT_FOUND if user != self.cfg.user else pj.PJSIP_SC_BUSY_HERE
+            self._ended.append(call)
+            call.hangup(op)
+            return
+        info = call.getInfo()
+        ani = uri_user(info.remoteUri)
+        call.worker = CallWorker(self.services, ani, hangup=lambda c=call: self.pj.call_soon(lambda: self._hangup(c)),
+                                 transfer=lambda action, c=call: self.pj.call_soon(lambda: self._refer(c, action)),
+                                 recording_dir=self.recordings)
+        self.calls[prm.callId] = call
+        op.statusCode = pj.PJSIP_SC_OK
+        call.answer(op)
+
+    def forget(self, call: IvrCall) -> None:
+        for key, value in list(self.calls.items()):
+            if value is call:
+                del self.calls[key]
+        self._ended.append(call)
+
+    def _hangup(self, call: IvrCall) -> None:
+        if call.isActive():
+            call.hangup(pj.CallOpParam())
+
+    def _refer(self, call: IvrCall, action) -> None:
+        op = pj.CallOpParam()
+        ctx = action.context
+        headers = {"X-IVR-Call-Id": str(ctx.get("call_id", "")), "X-IVR-Reason": action.reason,
+                   "X-IVR-Intent": ctx.get("intent") or "", "X-IVR-Customer-Id": str(ctx.get("customer_id") or ""),
+                   "X-IVR-Authenticated": "yes" if ctx.get("authenticated") else "no"}
+        for name, value in headers.items():
+            h = pj.SipHeader()
+            h.hName, h.hValue = name, value or "-"
+            op.txOption.headers.append(h)
+        try:
+            call.xfer(self.cfg.agent_uri, op)
+        except pj.Error as err:
+            log.warning("REFER failed to start: %s", err.info())
+            call.worker.on_transfer_result(500)
+
+    def _check_rtp(self) -> None:
+        now = time.monotonic()
+        if now - self._last_check < 1.0:
+            return
+        self._last_check = now
+        self._ended = [c for c in self._ended if c.worker and not c.worker.finished.is_set()]
+        for call in list(self.calls.values()):
+            if call.rtp_silent_for() > self.cfg.rtp_timeout_s:
+                log.warning("call %s: no RTP for %.0f s, hanging up", call.getId(), self.cfg.rtp_timeout_s)
+                call.worker.on_hangup()
+                self._hangup(call)
+                self.forget(call)
+
+    # -- lifetime ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.pj.start(self._setup)
+
+    def run_forever(self) -> None:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        while not stop.wait(0.5):
+            self.pj.call_soon(self._check_rtp)
+        self.drain()
+
+    def drain(self) -> None:
+        """Stop accepting calls, let the active ones finish (up to the drain timeout), then stop."""
+        self.draining = True
+        deadline = time.monotonic() + self.cfg.drain_timeout_s
+        while self.calls and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = [c.worker for c in list(self.calls.values()) if c.worker]
+        self.pj.stop()
+        for w in workers:
+            w.on_hangup()
+            w.finished.wait(5)

@@ -1,0 +1,165 @@
+"""The SIP endpoint with real peers: SIPp (sip-tester) and the project's own pjsua2 softphone (`ivr call`)."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sqlalchemy import select
+
+from models import Call, Turn, make_engine, session_factory
+
+from .conftest import IVR, ROOT, run_ivr
+
+SIPP_DIR = Path(__file__).parent / "sipp"
+pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="sip-tester is not installed")
+
+
+def free_port(kind=socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir: Path, env: dict | None = None):
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.env = {**os.environ, "IVR_DATA_DIR": str(data_dir), "IVR_TELEPHONY__RTP_PORT": str(free_port() // 2 * 2),
+                    **(env or {})}
+        assert run_ivr("db", "init", "--demo", env=self.env).returncode == 0
+        self.proc = subprocess.Popen([IVR, "serve", "--sip-port", str(self.port)], env=self.env, cwd=ROOT,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.output: list[str] = []
+        ready = threading.Event()
+
+        def read():
+            for line in self.proc.stdout:
+                self.output.append(line)
+                if "IVR listening" in line:
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        assert ready.wait(120), "".join(self.output)
+        self.uri = f"sip:bank@127.0.0.1:{self.port}"
+        self.sessions = session_factory(make_engine(f"sqlite:///{data_dir}/ivr.sqlite3"))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+
+    def calls(self):
+        with self.sessions() as s:
+            return s.scalars(select(Call).order_by(Call.id)).all()
+
+    def turns(self, call_id):
+        with self.sessions() as s:
+            return s.scalars(select(Turn).where(Turn.call_id == call_id).order_by(Turn.seq)).all()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("serve"))
+    yield srv
+    srv.stop()
+    assert srv.proc.returncode == 0, "".join(srv.output[-30:])
+
+
+def sipp(server, *args, scenario=None, timeout=60, cwd=None):
+    work = cwd or Path(server.data_dir) / "sipp"
+    (work / "pcap").mkdir(parents=True, exist_ok=True)
+    for pcap in Path("/usr/share/sip-tester").glob("*.pcap"):
+        shutil.copy(pcap, work / "pcap" / pcap.name)
+    cmd = ["sipp", f"127.0.0.1:{server.port}", "-s", "bank", "-i", "127.0.0.1", "-p", str(free_port()),
+           "-mp", str(free_port() // 2 * 2), "-nostdin", "-timeout", str(timeout), "-timeout_error", *args]
+    if scenario:
+        cmd += ["-sf", str(scenario)]
+    return subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout + 30)
+
+
+def scenario_expecting(tmp_path, status: int, codec_pt: int = 0, codec: str = "PCMU/8000") -> Path:
+    text = (SIPP_DIR / "expect_status.xml").read_text()
+    text = text.replace("[status]", str(status)).replace("[codec_pt]", str(codec_pt)).replace("[codec]", codec)
+    path = tmp_path / f"expect_{status}_{codec_pt}.xml"
+    path.write_text(text)
+    return path
+
+
+def ivr_call(server, *args, timeout=240):
+    r = subprocess.run([IVR, "call", server.uri, *args, "--json"], capture_output=True, text=True, timeout=timeout,
+                       env=server.env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_sipp_call_with_rfc2833_pin(server):
+    before = len(server.calls())
+    r = sipp(server, "-m", "1", scenario=SIPP_DIR / "pin_by_rfc2833.xml")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    time.sleep(1.0)
+    call = server.calls()[before]
+    turns = server.turns(call.id)
+    assert call.ani == "+15550100" and call.outcome == "caller_hangup"
+    assert [t.text for t in turns if t.speaker == "caller"][:1] == ["[PIN]"]
+    assert any(t.state == "main_menu" and t.speaker == "ivr" for t in turns)   # the PIN was accepted
+
+
+def test_unknown_user_gets_404(server, tmp_path):
+    r = sipp(server, "-m", "1", scenario=scenario_expecting(tmp_path, 404))
+    r2 = subprocess.run(["sipp", f"127.0.0.1:{server.port}", "-s", "nobody", "-i", "127.0.0.1", "-p",
+                         str(free_port()), "-m", "1", "-nostdin", "-timeout", "20", "-timeout_error",
+                         "-sf", str(scenario_expecting(tmp_path, 404))], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0                      # the right user is answered, not refused
+    assert r2.returncode == 0, r2.stdout[-1500:]
+
+
+def test_unknown_codec_only_gets_488(server, tmp_path):
+    r = sipp(server, "-m", "1", scenario=scenario_expecting(tmp_path, 488, 9, "G722/8000"))
+    assert r.returncode == 0, r.stdout[-1500:]
+
+
+def test_malformed_sip_never_crashes(server, tmp_path):
+    garbage = [b"\x00\xff" * 100, b"INVITE\r\n\r\n", b"HELLO WORLD SIP/2.0\r\n\r\n",
+               b"INVITE sip:bank@127.0.0.1 SIP/2.0\r\nVia: broken\r\nContent-Length: 99999\r\n\r\nv=0",
+               ("INVITE sip:bank@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx1\r\n"
+                "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bank@127.0.0.1>\r\nCall-ID: bad-sdp-1\r\nCSeq: 1 INVITE\r\n"
+                "Contact: <sip:a@127.0.0.1:9>\r\nContent-Type: application/sdp\r\nContent-Length: 20\r\n\r\n"
+                "v=0\r\nm=garbage\r\nxx\r\n" % server.port).encode()]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for datagram in garbage:
+            s.sendto(datagram, ("127.0.0.1", server.port))
+    time.sleep(1.0)
+    assert server.proc.poll() is None
+    out = ivr_call(server, "--ani", "+15550101", "--dtmf", "1357", "--say", "goodbye")
+    assert any("demo bank" in p["text"].lower() for p in out["prompts"])
+
+
+def test_ivr_call_balance_end_to_end(server, tmp_path):
+    before = len(server.calls())
+    out = ivr_call(server, "--ani", "+15550100", "--say", "two four six eight", "--say", "check my balance",
+                   "--say", "goodbye", "--record", str(tmp_path / "heard.wav"))
+    heard = " ".join(p["text"].lower() for p in out["prompts"])
+    assert "2,450.75" in heard or "two thousand four hundred fifty" in heard, heard
+    assert "goodbye" in heard.replace(" ", "").replace("-", "") or "bye" in heard
+    call = server.calls()[before]
+    assert call.outcome == "completed" and call.customer_id is not None
+    turns = server.turns(call.id)
+    caller = [t for t in turns if t.speaker == "caller"]
+    assert caller[0].text == "[PIN]" and caller[1].intent == "check_balance"
+    assert caller[1].latency_ms and json.loads(caller[1].timings)["asr_ms"] > 0
+    # the stored recording: stereo, caller left, IVR right; the caller side is silent while the PIN is said
+    audio, rate = sf.read(call.recording_path, dtype="float32")
+    assert rate == 8000 and audio.shape[1] == 2
+    pin_said_at = out["steps"][0]["at_s"]
+    pin_window = audio[int((pin_said_at + 0.2) * rate): int((pin_said_at + 1.2) * rate), 0]
+    later = audio[int(out["steps"][1]["at_s"] * rate): int((out["steps"][1]["at_s"] + 1.0) * rate), 0]
+    assert np.abs(pin_window).max() == 0.0 and np.abs(later).max() > 0.05
+    assert np.abs(audio[:, 1]).max() > 0.1
