@@ -22,8 +22,11 @@ class PjThread:
         self._started: Future = Future()
         self._thread = threading.Thread(target=self._main, name="pjsua2", daemon=True)
 
-    def start(self, setup: Callable[[pj.Endpoint], None], timeout: float = 10.0) -> None:
-        self._setup = setup
+    def start(self, setup: Callable[[pj.Endpoint], None], timeout: float = 10.0,
+              teardown: Callable[[], None] | None = None) -> None:
+        """`setup(ep)` creates accounts; `teardown()` drops every pjsua2 object the caller holds: both run here,
+        because pjsua2 objects must be created and freed on this thread, while the library is alive."""
+        self._setup, self._teardown = setup, teardown
         self._running.set()
         self._thread.start()
         self._started.result(timeout)  # re-raises a failed start (e.g. port in use) here
@@ -94,5 +97,10 @@ class PjThread:
             self.ep.hangupAllCalls()
             for _ in range(20):
                 self.ep.libHandleEvents(10)
+            if self._teardown:
+                self._teardown()
+            import gc
+
+            gc.collect()
         finally:
             self.ep.libDestroy()

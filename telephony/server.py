@@ -180,7 +180,12 @@ class IvrServer:
 
     # -- lifetime ----------------------------------------------------------------------------------------
     def start(self) -> None:
-        self.pj.start(self._setup)
+        self.pj.start(self._setup, teardown=self._release)
+
+    def _release(self) -> None:
+        self.calls.clear()
+        self._ended.clear()
+        self._account = None
 
     def run_forever(self) -> None:
         stop = threading.Event()

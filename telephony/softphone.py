@@ -102,6 +102,7 @@ class Softphone:
         from tts import get_synthesizer
 
         voice = get_synthesizer("espeak", "en-us")
+        voice.wpm = 130  # slower espeak is far easier for any recogniser to hear
         host = uri.split("@", 1)[-1].split(":")[0].split(";")[0] or "127.0.0.1"
         phone = PjThread(host, 0, tcp=False, max_calls=1)
         holder: dict = {}
@@ -115,7 +116,7 @@ class Softphone:
             acc.create(cfg)
             holder["account"] = acc
 
-        phone.start(setup)
+        phone.start(setup, teardown=holder.clear)
         log: list[dict] = []
         try:
             def dial():
@@ -160,8 +161,7 @@ class Softphone:
                 phone.run(lambda: holder["call"].hangup(pj.CallOpParam()))
                 self.ended.wait(5)
         finally:
-            phone.run(holder.clear)  # pjsua2 objects die on the pj thread
-            phone.stop()
+            phone.stop()  # pjsua2 objects (holder) are released on the pj thread
         return log
 
     def _step_time(self, log: list[dict]) -> float:

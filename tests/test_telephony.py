@@ -144,7 +144,7 @@ def test_malformed_sip_never_crashes(server, tmp_path):
 
 def test_ivr_call_balance_end_to_end(server, tmp_path):
     before = len(server.calls())
-    out = ivr_call(server, "--ani", "+15550100", "--say", "two four six eight", "--say", "check my balance",
+    out = ivr_call(server, "--ani", "+15550100", "--say", "two four six eight", "--say", "what is my balance",
                    "--say", "goodbye", "--record", str(tmp_path / "heard.wav"))
     heard = " ".join(p["text"].lower() for p in out["prompts"])
     assert "2,450.75" in heard or "two thousand four hundred fifty" in heard, heard
