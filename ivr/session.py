@@ -52,6 +52,7 @@ class Listen:
     timeout_s: float
     sensitive: bool = False            # PIN: mute the recording, mask the transcript
     max_digits: int | None = None
+    min_digits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -304,8 +305,9 @@ class DialogSession:
 
     def _listen(self, st: State) -> Listen:
         hints = st.hints or (self.intent_hints if st.expect == "intent" else EXPECT_HINTS.get(st.expect, []))
+        digits = st.expect == "digits"
         return Listen(st.name, st.expect, hints, st.timeout_s or DEFAULT_TIMEOUT_S, st.sensitive,
-                      st.digits[1] if st.expect == "digits" else None)
+                      st.digits[1] if digits else None, st.digits[0] if digits else None)
 
     def _record(self, speaker: str, text: str, intent: str | None = None, confidence: float | None = None) -> None:
         if self.log:

@@ -16,35 +16,43 @@ SILENCE = b"\x00" * FRAME_BYTES
 
 
 class OutgoingAudio:
-    """Frames waiting to be sent. The media clock pops one per 20 ms; `flush` empties it (barge-in)."""
+    """Frames waiting to be sent, each marked interruptible or not. The media clock pops one per 20 ms;
+    `flush` drops the interruptible ones (barge-in) and leaves a legal notice playing."""
 
     def __init__(self):
-        self._frames: deque[bytes] = deque()
+        self._frames: deque[tuple[bytes, bool]] = deque()
+        self._tail_interruptible = True
         self._lock = threading.Lock()
         self._tail = b""
         self._first_frame_waiters: list = []
         self.sent_frames = 0
 
-    def push(self, pcm: bytes) -> None:
+    def push(self, pcm: bytes, interruptible: bool = True) -> None:
         with self._lock:
             data = self._tail + pcm
             cut = len(data) - len(data) % FRAME_BYTES
-            self._frames.extend(data[i : i + FRAME_BYTES] for i in range(0, cut, FRAME_BYTES))
-            self._tail = data[cut:]
+            self._frames.extend((data[i : i + FRAME_BYTES], interruptible) for i in range(0, cut, FRAME_BYTES))
+            self._tail, self._tail_interruptible = data[cut:], interruptible
 
     def finish(self) -> None:
         """Pad and queue the last partial frame of an utterance."""
         with self._lock:
             if self._tail:
-                self._frames.append(self._tail.ljust(FRAME_BYTES, b"\x00"))
+                self._frames.append((self._tail.ljust(FRAME_BYTES, b"\x00"), self._tail_interruptible))
                 self._tail = b""
 
-    def flush(self) -> int:
+    def playing_interruptible(self) -> bool | None:
+        """Whether the frame about to be sent may be cut; None when nothing is queued."""
         with self._lock:
-            dropped = len(self._frames)
-            self._frames.clear()
+            return self._frames[0][1] if self._frames else None
+
+    def flush(self) -> int:
+        """Barge-in: drop every interruptible frame still queued; return how many were dropped."""
+        with self._lock:
+            before = len(self._frames)
+            self._frames = deque(f for f in self._frames if not f[1])
             self._tail = b""
-            return dropped
+            return before - len(self._frames)
 
     def on_first_frame(self, callback) -> None:
         """Call `callback(monotonic_time)` when the next non-silent frame leaves."""
@@ -53,7 +61,7 @@ class OutgoingAudio:
 
     def pop(self) -> bytes | None:
         with self._lock:
-            frame = self._frames.popleft() if self._frames else None
+            frame = self._frames.popleft()[0] if self._frames else None
             waiters = self._first_frame_waiters if frame is not None else []
             if waiters:
                 self._first_frame_waiters = []

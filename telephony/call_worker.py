@@ -17,7 +17,8 @@ from ivr.session import CallerHungUp, CallerKeyed, CallerSaid, Hangup, Listen, N
 from .audio_buffers import RATE, OutgoingAudio, StereoRecorder
 
 log = logging.getLogger(__name__)
-INTER_DIGIT_S = 3.0
+INTER_DIGIT_S = 3.0     # wait this long for the next key...
+COMPLETE_DIGIT_S = 1.5  # ...but only this long once the minimum number of digits is in
 
 
 @dataclass
@@ -52,7 +53,10 @@ class Speaker(threading.Thread):
 
     @property
     def interruptible(self) -> bool:
-        """Whether what is playing now (or last queued) may be cut by the caller."""
+        """Whether what the caller hears now (else what is being synthesized) may be cut."""
+        playing = self.out.playing_interruptible()
+        if playing is not None:
+            return playing
         return self.current is None or self.current.interruptible
 
     def barge_in(self) -> int:
@@ -74,13 +78,13 @@ class Speaker(threading.Thread):
             pcm = self.cache.get(item.text) if self.cache else None
             if pcm is not None:
                 self.first_chunk_ms = (time.monotonic() - start) * 1000
-                self.out.push(pcm)
+                self.out.push(pcm, item.interruptible)
             else:
                 first = True
                 for chunk in self.synth.stream(item.text, RATE, self.cancel):
                     if first:
                         self.first_chunk_ms, first = (time.monotonic() - start) * 1000, False
-                    self.out.push(chunk)
+                    self.out.push(chunk, item.interruptible)
             self.out.finish()
             if self.jobs.empty():
                 self.cancel.clear()
@@ -208,7 +212,8 @@ class CallWorker:
             self._deliver(CallerKeyed(digit))
             return
         self.digits += digit
-        self.digit_deadline = time.monotonic() + INTER_DIGIT_S
+        enough = len(self.digits) >= (self.listen.min_digits or 1)
+        self.digit_deadline = time.monotonic() + (COMPLETE_DIGIT_S if enough else INTER_DIGIT_S)
         if digit == "#" or digit in "*0" and len(self.digits) == 1 or len(self.digits) >= (self.listen.max_digits or 20):
             self._deliver(CallerKeyed(self.digits))
 

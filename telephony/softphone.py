@@ -17,7 +17,7 @@ from .audio_buffers import FRAME_BYTES, RATE, SILENCE, OutgoingAudio, StereoReco
 from .media import CallMediaPort, connect_port
 from .pj_thread import PjThread
 
-QUIET_S = 1.2          # the IVR counts as finished after this much silence following its speech
+QUIET_S = 2.0          # the IVR counts as finished after this much silence following its speech
 NOTHING_S = 5.0        # ...or when it has said nothing at all for this long
 
 

@@ -163,3 +163,100 @@ def test_ivr_call_balance_end_to_end(server, tmp_path):
     later = audio[int(out["steps"][1]["at_s"] * rate): int((out["steps"][1]["at_s"] + 1.0) * rate), 0]
     assert np.abs(pin_window).max() == 0.0 and np.abs(later).max() > 0.05
     assert np.abs(audio[:, 1]).max() > 0.1
+
+
+def test_blind_transfer_by_refer_with_context(server):
+    before = len(server.calls())
+    r = sipp(server, "-m", "1", scenario=SIPP_DIR / "transfer_accepted.xml", timeout=90)
+    assert r.returncode == 0, r.stdout[-2500:]
+    time.sleep(1.0)
+    call = server.calls()[before]
+    assert call.outcome == "transferred" and call.transfer_reason == "caller_request"
+    assert any(t.text.startswith("transfer accepted") for t in server.turns(call.id))
+
+
+def test_refused_refer_keeps_the_call(server):
+    before = len(server.calls())
+    r = sipp(server, "-m", "1", scenario=SIPP_DIR / "transfer_refused.xml", timeout=90)
+    assert r.returncode == 0, r.stdout[-2500:]
+    time.sleep(1.0)
+    call = server.calls()[before]
+    texts = [t.text for t in server.turns(call.id)]
+    assert "transfer refused (603)" in texts
+    assert any(t.startswith("Sorry, I couldn't reach an agent") for t in texts)
+    assert "Is there anything else I can help you with?" in texts      # back in the menu, call kept
+    assert call.outcome == "caller_hangup"
+
+
+def test_flood_beyond_four_calls_gets_486_and_endpoint_survives(server, tmp_path):
+    work = tmp_path / "flood"
+    r = sipp(server, "-m", "7", "-l", "7", "-r", "7", "-trace_msg", "-message_file", str(tmp_path / "msgs.log"),
+             scenario=SIPP_DIR / "hold_call.xml", timeout=60, cwd=work)
+    log = (tmp_path / "msgs.log").read_text(errors="replace")
+    busy, answered = set(), set()
+    for block in log.split("\n\n"):
+        call_id = next((line.split(":", 1)[1].strip() for line in block.splitlines() if line.startswith("Call-ID")), "")
+        if "SIP/2.0 486 Busy Here" in block:
+            busy.add(call_id)
+        elif "SIP/2.0 200 OK" in block and "CSeq: 1 INVITE" in block:
+            answered.add(call_id)
+    busy, answered = len(busy), len(answered)
+    assert (answered, busy) == (4, 3), (busy, answered, r.stdout[-1500:])
+    time.sleep(2)
+    assert server.proc.poll() is None
+    out = ivr_call(server, "--ani", "+15550101", "--dtmf", "1357", "--say", "goodbye")
+    assert out["status"].startswith("200") and any("help you" in p["text"].lower() for p in out["prompts"])
+
+
+def rms_track(x: np.ndarray, rate: int = 8000, win: float = 0.05) -> np.ndarray:
+    n = int(rate * win)
+    frames = x[: len(x) // n * n].reshape(-1, n)
+    return np.sqrt((frames**2).mean(axis=1))
+
+
+def test_barge_in_cuts_an_interruptible_prompt(server):
+    before = len(server.calls())
+    out = ivr_call(server, "--ani", "+15550100", "--dtmf", "2468#", "--wait", "1.5", "--say", "what is my balance",
+                   "--say", "goodbye")
+    call = server.calls()[before]
+    audio, rate = sf.read(call.recording_path, dtype="float32")
+    said_at = out["steps"][2]["at_s"]
+    left, right = rms_track(audio[:, 0]), rms_track(audio[:, 1])
+    onset = next(i for i in range(int(said_at / 0.05), len(left)) if left[i] > 0.02) * 0.05
+    # the menu prompt lasts ~8 s; after barge-in the IVR side goes quiet within half a second of the caller
+    quiet_after = next(i for i in range(int(onset / 0.05), len(right)) if right[i : i + 6].max() < 0.005) * 0.05
+    assert quiet_after - onset < 0.6, (onset, quiet_after)
+    assert any(t.text.startswith("barge-in") for t in server.turns(call.id))
+
+
+def test_non_interruptible_prompt_plays_to_the_end(server):
+    before = len(server.calls())
+    out = ivr_call(server, "--ani", "+15550100", "--wait", "1.0", "--say", "hello hello hello", "--dtmf", "2468",
+                   "--say", "goodbye")
+    call = server.calls()[before]
+    audio, rate = sf.read(call.recording_path, dtype="float32")
+    right = rms_track(audio[:, 1])
+    said_at = out["steps"][1]["at_s"]
+    # the welcome notice (~5 s) keeps playing while the caller talks over it
+    assert right[int((said_at + 0.6) / 0.05): int((said_at + 1.6) / 0.05)].max() > 0.02
+    assert not any(t.text.startswith("barge-in") and t.state == "welcome" for t in server.turns(call.id))
+    assert call.outcome == "completed"
+
+
+def test_four_simultaneous_callers_and_a_fifth_is_busy(server):
+    before = len(server.calls())
+    cmd = lambda ani, pin: [IVR, "call", server.uri, "--ani", ani, "--dtmf", pin, "--say", "what is my balance",  # noqa: E731
+                            "--say", "goodbye", "--json"]
+    procs = [subprocess.Popen(cmd(*caller), env=server.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for caller in [("+15550100", "2468"), ("+15550101", "1357")] * 2]
+    time.sleep(3)
+    fifth = subprocess.run([IVR, "call", server.uri, "--ani", "+15550100", "--wait", "1"], env=server.env,
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    results = [p.communicate(timeout=400) for p in procs]
+    assert fifth.returncode != 0 and "486" in fifth.stderr
+    for stdout, stderr in results:
+        out = json.loads(stdout.strip().splitlines()[-1])
+        heard = " ".join(p["text"].lower() for p in out["prompts"])
+        assert "balance of your checking account" in heard, heard
+    new = server.calls()[before:]
+    assert len(new) == 4 and all(c.outcome == "completed" for c in new)

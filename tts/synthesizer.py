@@ -20,13 +20,14 @@ class TtsError(IvrError):
 
 _SENTENCE = re.compile(r"(?<=[.!?;:])(?<!\.[a-zA-Z]\.)\s+")  # not inside "a.m. to"
 FIRST_PIECE_WORDS = (2, 4)  # the first piece is this many words, so the first audio comes early
+LATER_PIECE_WORDS = 10
 _PHRASE_START = {"and", "but", "or", "so", "is", "are", "was", "has", "have", "will", "of", "for", "to", "from",
                  "with", "at", "on", "in", "by", "please", "followed", "which", "that", "if", "when"}
 
 
-def _first_phrase_end(words: list[str]) -> int:
-    """Where to cut a long first sentence: after a comma, else before a function word, else after 4 words."""
-    lo, hi = FIRST_PIECE_WORDS
+def _phrase_end(words: list[str], limit: tuple[int, int]) -> int:
+    """Where to cut: after a comma, else before a function word, else after lo + 1 words."""
+    lo, hi = limit
     for k in range(lo, min(hi, len(words) - 2) + 1):
         if words[k - 1].endswith(","):
             return k
@@ -36,13 +37,23 @@ def _first_phrase_end(words: list[str]) -> int:
     return lo + 1
 
 
-def split_for_speech(text: str) -> list[str]:
-    """Sentences; a long first sentence is cut at a phrase boundary so the first chunk is short."""
-    pieces = [s.strip() for s in _SENTENCE.split(text) if s.strip()]
-    if pieces and len(pieces[0].split()) > FIRST_PIECE_WORDS[1]:
-        words = pieces[0].split()
-        k = _first_phrase_end(words)
-        pieces = [" ".join(words[:k]), " ".join(words[k:])] + pieces[1:]
+def split_for_speech(text: str, eager: bool = True) -> list[str]:
+    """Sentences; when `eager`, cut into phrases so that synthesis keeps ahead of playback: the first phrase is short (early
+    first audio), later ones at most LATER_PIECE_WORDS words, cut at commas or before function words."""
+    sentences = [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+    if not eager:
+        return sentences
+    pieces: list[str] = []
+    for sentence in sentences:
+        words = sentence.split()
+        limit = FIRST_PIECE_WORDS if not pieces else (LATER_PIECE_WORDS // 2, LATER_PIECE_WORDS)
+        while len(words) > limit[1]:
+            k = _phrase_end(words, limit)
+            pieces.append(" ".join(words[:k]))
+            words = words[k:]
+            limit = (LATER_PIECE_WORDS // 2, LATER_PIECE_WORDS)
+        if words:
+            pieces.append(" ".join(words))
     return pieces
 
 
@@ -64,9 +75,11 @@ class Synthesizer(ABC):
     def render(self, sentence: str) -> tuple[np.ndarray, int]:
         """Synthesize one already-normalised sentence."""
 
-    def stream(self, text: str, rate: int = 8000, cancel: threading.Event | None = None) -> Iterator[bytes]:
-        """Yield PCM16 mono chunks at `rate`, one per sentence; stop as soon as `cancel` is set."""
-        for piece in split_for_speech(normalize(text)):
+    def stream(self, text: str, rate: int = 8000, cancel: threading.Event | None = None,
+               eager: bool = True) -> Iterator[bytes]:
+        """Yield PCM16 mono chunks at `rate`, one per phrase (`eager`, for live calls) or per sentence;
+        stop as soon as `cancel` is set."""
+        for piece in split_for_speech(normalize(text), eager):
             if cancel is not None and cancel.is_set():
                 return
             samples, src_rate = self.render(piece)
@@ -75,5 +88,5 @@ class Synthesizer(ABC):
             yield to_pcm16(samples, src_rate, rate)
 
     def synthesize(self, text: str, rate: int = 8000) -> bytes:
-        """The whole utterance as PCM16 at `rate`."""
-        return b"".join(self.stream(text, rate))
+        """The whole utterance as PCM16 at `rate`, synthesized sentence by sentence (best prosody)."""
+        return b"".join(self.stream(text, rate, eager=False))
