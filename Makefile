@@ -28,9 +28,10 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/ivr db init --demo
 	$(BIN)/ivr prompts render
-	$(BIN)/ivr demo
-	@echo; echo "Text-mode call as Alex Morgan (PIN 2468). Type what you would say; dtmf:1 keys digits; Ctrl-D hangs up."
-	$(BIN)/ivr chat --ani +15550100
+	@echo "Call it from another terminal:  .venv/bin/ivr call sip:bank@127.0.0.1:5060 --ani +15550100 --dtmf 2468# --say 'what is my balance' --say goodbye"
+	@echo "or with SIPp / baresip / Linphone / Zoiper at sip:bank@127.0.0.1:5060 (demo PINs: +15550100 2468, +15550101 1357)."
+	@echo "Text-mode instead: .venv/bin/ivr chat --ani +15550100"
+	$(BIN)/ivr serve --host 127.0.0.1 --sip-port 5060
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -39,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/tts.py
 	$(BIN)/python bench/nlu.py
+	$(BIN)/python bench/latency.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -25,6 +25,7 @@ class Utterance:
     start_s: float        # where the utterance audio begins in the stream
     end_s: float          # end of the last voiced frame (before the hangover)
     truncated: bool = False  # cut at max_utterance_s
+    end_frame: int = 0       # index of the last voiced frame (matches `Endpointer.audio_so_far`)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,17 @@ class Endpointer:
     @property
     def in_speech(self) -> bool:
         return self._in_speech
+
+    @property
+    def trailing_silence_ms(self) -> int:
+        """Silence since the last voiced frame of the utterance in progress (0 outside speech)."""
+        return self._silent_run * self.cfg.frame_ms if self._in_speech else 0
+
+    def audio_so_far(self) -> tuple[bytes, int]:
+        """The utterance in progress as it would be cut now, and the index of its last voiced frame: lets the
+        caller start recognising during the hangover and keep the result if no speech follows."""
+        keep = len(self._speech) - max(0, self._silent_run - 2)
+        return b"".join(self._speech[:keep]), self._speech_start + len(self._speech) - self._silent_run
 
     def _seconds(self, frames: int) -> float:
         return frames * self.cfg.frame_ms / 1000
@@ -120,7 +132,7 @@ class Endpointer:
         keep = len(self._speech) - (0 if truncated else max(0, self._silent_run - 2))  # keep ~40 ms tail
         audio = b"".join(self._speech[:keep])
         end = self._speech_start + len(self._speech) - self._silent_run
-        utt = Utterance(audio, self.rate, self._seconds(self._speech_start), self._seconds(end), truncated)
+        utt = Utterance(audio, self.rate, self._seconds(self._speech_start), self._seconds(end), truncated, end)
         self._in_speech = False
         self._speech = []
         self._silent_run = 0

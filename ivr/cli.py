@@ -201,7 +201,7 @@ def cmd_call(args) -> int:
     steps = phone.run(args.uri, [Step(k, v) for k, v in (args.steps or [])], timeout=args.timeout)
     if args.record:
         phone.recorder.write(Path(args.record))
-    prompts = phone.heard_prompts(get_recognizer())
+    prompts = [] if args.no_transcribe else phone.heard_prompts(get_recognizer())
     if args.json:
         print(json.dumps({"uri": args.uri, "ani": args.ani, "status": phone.status, "steps": steps,
                           "prompts": prompts}))
@@ -276,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
         cl.add_argument(opt, action=_StepAction, metavar=meta, dest="steps")
     cl.add_argument("--record", metavar="OUT.wav", help="stereo: caller left, IVR right")
     cl.add_argument("--timeout", type=float, default=180.0)
+    cl.add_argument("--no-transcribe", action="store_true", help="do not transcribe what was heard (load tests)")
     cl.add_argument("--json", action="store_true")
     cl.set_defaults(func=cmd_call)
 

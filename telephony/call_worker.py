@@ -17,6 +17,7 @@ from ivr.session import CallerHungUp, CallerKeyed, CallerSaid, Hangup, Listen, N
 from .audio_buffers import RATE, OutgoingAudio, StereoRecorder
 
 log = logging.getLogger(__name__)
+SPECULATE_AT_MS = 160  # start recognising after this much trailing silence, before the hangover ends
 INTER_DIGIT_S = 3.0     # wait this long for the next key...
 COMPLETE_DIGIT_S = 1.5  # ...but only this long once the minimum number of digits is in
 
@@ -109,6 +110,7 @@ class CallWorker:
         self.digit_deadline = 0.0
         self.pending_end: tuple | None = None
         self.timing: TurnTiming | None = None
+        self.speculation: tuple[int, float, object] | None = None  # (last voiced frame, started, future)
         self.finished = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"call-{self.call_log.call_id}", daemon=True)
 
@@ -134,6 +136,10 @@ class CallWorker:
 
     def on_transfer_result(self, code: int) -> None:
         self.inbox.put(("xfer", time.monotonic(), code))
+
+    def release(self) -> None:
+        """Forget the callbacks into the SIP layer (they reference its call object)."""
+        self._hangup = self._transfer = lambda *_: None
 
     # ---- the call's own thread ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -178,7 +184,14 @@ class CallWorker:
             self.armed = True
 
     def _frame(self, at: float, frame: bytes) -> None:
-        for event in self.endpointer.process(frame):
+        events = self.endpointer.process(frame)
+        if (self.listen is not None and self.endpointer.trailing_silence_ms == SPECULATE_AT_MS
+                and not (self.speaker.speaking and not self.speaker.interruptible)):
+            audio, end_frame = self.endpointer.audio_so_far()
+            future = self.services.recognizer.submit(self._asr_input(audio), hints=self.listen.hints or None,
+                                                     word_timestamps=False)
+            self.speculation = (end_frame, time.monotonic(), future)
+        for event in events:
             if isinstance(event, SpeechStarted):
                 if self.speaker.speaking and self.speaker.interruptible:
                     dropped = self.speaker.barge_in()
@@ -191,12 +204,23 @@ class CallWorker:
             elif isinstance(event, VadNoInput) and self.listen is not None:
                 self._deliver(NoInput())
 
+    @staticmethod
+    def _asr_input(pcm: bytes):
+        from asr.audio import ASR_RATE, pcm16_to_float, resample
+
+        return resample(pcm16_to_float(pcm), RATE, ASR_RATE)
+
     def _utterance(self, utt: Utterance, speech_end: float) -> None:
         self.timing = TurnTiming(speech_end=speech_end)
         start = time.monotonic()
-        transcript = self.services.recognizer.transcribe_pcm16(
-            utt.audio, utt.sample_rate, hints=self.listen.hints or None, word_timestamps=False)
-        self.timing.asr_ms = (time.monotonic() - start) * 1000
+        spec, self.speculation = self.speculation, None
+        if spec is not None and spec[0] == utt.end_frame:  # no speech since: the early result stands
+            transcript = spec[2].result()
+            self.timing.extra["asr_started_early_ms"] = round((start - spec[1]) * 1000, 1)
+        else:
+            transcript = self.services.recognizer.transcribe(
+                self._asr_input(utt.audio), hints=self.listen.hints or None, word_timestamps=False)
+        self.timing.asr_ms = (time.monotonic() - start) * 1000  # what the caller waits for after the hangover
         if not transcript.text.strip():
             self.timing = None
             self._deliver(NoInput())
@@ -251,6 +275,7 @@ class CallWorker:
         detail = {"latency_ms": round(latency, 1), "hangover_ms": self.services.settings.vad.hangover_ms,
                   "asr_ms": round(timing.asr_ms, 1), "dialog_ms": round(timing.dialog_ms, 1),
                   "tts_first_chunk_ms": round(timing.tts_first_ms, 1)}
+        detail.update(timing.extra)
         detail["media_ms"] = round(latency - detail["hangover_ms"] - timing.asr_ms - timing.dialog_ms
                                    - timing.tts_first_ms, 1)
         self.call_log.set_latency(latency, json.dumps(detail))

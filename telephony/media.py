@@ -21,6 +21,10 @@ class CallMediaPort(pj.AudioMediaPort):
         super().__init__()
         self._on_frame, self._next_frame = on_frame, next_frame
 
+    def detach(self) -> None:
+        """Drop the callbacks (and the references they hold) once the call is over."""
+        self._on_frame, self._next_frame = (lambda _frame: None), (lambda: None)
+
     def onFrameReceived(self, frame):
         if frame.size == FRAME_BYTES:
             self._on_frame(bytes(frame.buf))

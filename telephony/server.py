@@ -55,7 +55,8 @@ class IvrCall(pj.Call):
     def onCallMediaState(self, prm):
         if self.port is not None:
             return
-        self.port = CallMediaPort(lambda f: self.worker.on_caller_frame(f), lambda: self.worker.next_frame())
+        worker = self.worker  # not self: the port must not keep the call alive
+        self.port = CallMediaPort(worker.on_caller_frame, worker.next_frame)
         if connect_port(self, self.port, f"ivr{self.getId()}"):
             self.worker.start()
         else:
@@ -170,7 +171,11 @@ class IvrServer:
         if now - self._last_check < 1.0:
             return
         self._last_check = now
-        self._ended = [c for c in self._ended if c.worker and not c.worker.finished.is_set()]
+        done = [c for c in self._ended if c.worker is None or c.worker.finished.is_set()]
+        self._ended = [c for c in self._ended if c not in done]
+        for call in done:
+            self._release_call(call)
+        del done  # the last references go here, on the pj thread
         for call in list(self.calls.values()):
             if call.rtp_silent_for() > self.cfg.rtp_timeout_s:
                 log.warning("call %s: no RTP for %.0f s, hanging up", call.getId(), self.cfg.rtp_timeout_s)
@@ -182,7 +187,19 @@ class IvrServer:
     def start(self) -> None:
         self.pj.start(self._setup, teardown=self._release)
 
+    @staticmethod
+    def _release_call(call: IvrCall) -> None:
+        """Break call <-> worker <-> media port reference cycles, so that these pjsua2 objects are freed right
+        here on the pj thread, not later by Python's cycle collector on whatever thread it runs (pjlib aborts)."""
+        if call.port is not None:
+            call.port.detach()
+        if call.worker is not None:
+            call.worker.release()
+        call.port = call.worker = None
+
     def _release(self) -> None:
+        for call in [*self.calls.values(), *self._ended]:
+            self._release_call(call)
         self.calls.clear()
         self._ended.clear()
         self._account = None

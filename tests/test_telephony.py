@@ -147,14 +147,15 @@ def test_ivr_call_balance_end_to_end(server, tmp_path):
     out = ivr_call(server, "--ani", "+15550100", "--say", "two four six eight", "--say", "what is my balance",
                    "--say", "goodbye", "--record", str(tmp_path / "heard.wav"))
     heard = " ".join(p["text"].lower() for p in out["prompts"])
-    assert "2,450.75" in heard or "two thousand four hundred fifty" in heard, heard
+    assert "2,450" in heard or "two thousand four hundred fifty" in heard, heard
     assert "goodbye" in heard.replace(" ", "").replace("-", "") or "bye" in heard
     call = server.calls()[before]
     assert call.outcome == "completed" and call.customer_id is not None
     turns = server.turns(call.id)
     caller = [t for t in turns if t.speaker == "caller"]
     assert caller[0].text == "[PIN]" and caller[1].intent == "check_balance"
-    assert caller[1].latency_ms and json.loads(caller[1].timings)["asr_ms"] > 0
+    assert caller[1].latency_ms > 0 and {"hangover_ms", "asr_ms", "dialog_ms", "tts_first_chunk_ms", "media_ms"} <= set(
+        json.loads(caller[1].timings))
     # the stored recording: stereo, caller left, IVR right; the caller side is silent while the PIN is said
     audio, rate = sf.read(call.recording_path, dtype="float32")
     assert rate == 8000 and audio.shape[1] == 2
@@ -260,3 +261,21 @@ def test_four_simultaneous_callers_and_a_fifth_is_busy(server):
         assert "balance of your checking account" in heard, heard
     new = server.calls()[before:]
     assert len(new) == 4 and all(c.outcome == "completed" for c in new)
+
+
+def test_sigterm_drains_active_calls(tmp_path):
+    srv = Server(tmp_path / "drain", env={"IVR_TELEPHONY__DRAIN_TIMEOUT_S": "60"})
+    caller = subprocess.Popen([IVR, "call", srv.uri, "--ani", "+15550101", "--dtmf", "1357#", "--say",
+                               "what is my balance", "--say", "goodbye", "--no-transcribe", "--json"], env=srv.env,
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    assert srv.proc.poll() is None                              # still serving the active call
+    late = subprocess.run([IVR, "call", srv.uri, "--ani", "+15550100", "--wait", "1"], env=srv.env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert late.returncode != 0 and "486" in late.stderr         # no new calls while draining
+    out, err = caller.communicate(timeout=240)
+    assert caller.returncode == 0, err[-1500:]
+    assert srv.proc.wait(60) == 0
+    assert [c.outcome for c in srv.calls()] == ["completed"]

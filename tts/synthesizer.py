@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
@@ -63,6 +64,29 @@ def to_pcm16(samples: np.ndarray, src_rate: int, dst_rate: int) -> bytes:
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
+class PhraseCache:
+    """Recently spoken phrases as PCM16, per rate: replies share phrases ("The balance", "Is there anything
+    else"), so the first chunk of most live replies needs no synthesis at all."""
+
+    def __init__(self, max_entries: int = 1000):
+        self._items: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, phrase: str, rate: int) -> bytes | None:
+        with self._lock:
+            pcm = self._items.get((phrase, rate))
+            if pcm is not None:
+                self._items.move_to_end((phrase, rate))
+            return pcm
+
+    def put(self, phrase: str, rate: int, pcm: bytes) -> None:
+        with self._lock:
+            self._items[(phrase, rate)] = pcm
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+
 class Synthesizer(ABC):
     """Subclasses implement `render(sentence) -> (float32 samples, rate)`; streaming comes from here."""
 
@@ -70,6 +94,7 @@ class Synthesizer(ABC):
 
     def __init__(self, voice: str):
         self.voice = voice
+        self.phrases = PhraseCache()
 
     @abstractmethod
     def render(self, sentence: str) -> tuple[np.ndarray, int]:
@@ -82,10 +107,14 @@ class Synthesizer(ABC):
         for piece in split_for_speech(normalize(text), eager):
             if cancel is not None and cancel.is_set():
                 return
-            samples, src_rate = self.render(piece)
+            pcm = self.phrases.get(piece, rate)
+            if pcm is None:
+                samples, src_rate = self.render(piece)
+                pcm = to_pcm16(samples, src_rate, rate)
+                self.phrases.put(piece, rate, pcm)
             if cancel is not None and cancel.is_set():
                 return
-            yield to_pcm16(samples, src_rate, rate)
+            yield pcm
 
     def synthesize(self, text: str, rate: int = 8000) -> bytes:
         """The whole utterance as PCM16 at `rate`, synthesized sentence by sentence (best prosody)."""
