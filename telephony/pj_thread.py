@@ -75,6 +75,14 @@ class PjThread:
             ep.codecSetPriority(name, prio)
         ep.libStart()
 
+    def _run_jobs(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            job()
+
     def _main(self) -> None:
         try:
             self._init()
@@ -87,16 +95,12 @@ class PjThread:
         self._started.set_result(True)
         while self._running.is_set():
             self.ep.libHandleEvents(10)
-            while True:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                job()
+            self._run_jobs()
         try:
             self.ep.hangupAllCalls()
             for _ in range(20):
                 self.ep.libHandleEvents(10)
+            self._run_jobs()  # queued jobs hold pjsua2 objects too: run them while the library is alive
             if self._teardown:
                 self._teardown()
             import gc

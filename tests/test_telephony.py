@@ -277,5 +277,5 @@ def test_sigterm_drains_active_calls(tmp_path):
     assert late.returncode != 0 and "486" in late.stderr         # no new calls while draining
     out, err = caller.communicate(timeout=240)
     assert caller.returncode == 0, err[-1500:]
-    assert srv.proc.wait(60) == 0
+    assert srv.proc.wait(60) == 0, "".join(srv.output[-15:])
     assert [c.outcome for c in srv.calls()] == ["completed"]
