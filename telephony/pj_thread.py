@@ -2,6 +2,7 @@
 Other threads never touch pjsua2 directly: they hand work over with `call_soon` / `run`."""
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from concurrent.futures import Future
@@ -52,7 +53,13 @@ class PjThread:
 
     def _init(self) -> None:
         ep = self.ep = pj.Endpoint()
-        ep.libCreate()
+        saved = os.dup(1)
+        os.dup2(2, 1)  # pjlib logs its start-up to stdout before any log config applies: keep stdout for output
+        try:
+            ep.libCreate()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
         cfg = pj.EpConfig()
         cfg.logConfig.level = cfg.logConfig.consoleLevel = self.log_level
         cfg.uaConfig.threadCnt = 0

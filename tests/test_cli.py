@@ -9,7 +9,7 @@ from bench.corpus import wer_normalize
 
 from .conftest import run_ivr
 
-SENTENCE = "Your checking account balance is $2,450.75. Please say yes to confirm the transfer."
+SENTENCE = "The balance of your checking account is $2,450.75. Please say yes to confirm the transfer."
 
 
 def test_say_then_transcribe_over_ulaw(tmp_path):
@@ -29,7 +29,7 @@ def test_say_then_transcribe_over_ulaw(tmp_path):
     heard, said = wer_normalize(out["text"]).split(), wer_normalize(SENTENCE).split()
     import jiwer
 
-    assert jiwer.wer(" ".join(said), " ".join(heard)) <= 0.2, out["text"]   # "your" may come back "you're"
+    assert jiwer.wer(" ".join(said), " ".join(heard)) <= 0.2, out["text"]
     assert "2450.75" in out["text"].replace(",", "").replace("$", "")
     assert all({"word", "start", "end", "prob"} == set(w) for w in out["words"])
 
