@@ -112,6 +112,16 @@ def test_sipp_call_with_rfc2833_pin(server):
     assert any(t.state == "main_menu" and t.speaker == "ivr" for t in turns)   # the PIN was accepted
 
 
+def test_sipp_call_with_sip_info_pin(server):
+    before = len(server.calls())
+    r = sipp(server, "-m", "1", scenario=SIPP_DIR / "pin_by_sip_info.xml")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    time.sleep(1.0)
+    turns = server.turns(server.calls()[before].id)
+    assert [t.text for t in turns if t.speaker == "caller"][:1] == ["[PIN]"]
+    assert any(t.state == "main_menu" and t.speaker == "ivr" for t in turns)
+
+
 def test_unknown_user_gets_404(server, tmp_path):
     r = sipp(server, "-m", "1", scenario=scenario_expecting(tmp_path, 404))
     r2 = subprocess.run(["sipp", f"127.0.0.1:{server.port}", "-s", "nobody", "-i", "127.0.0.1", "-p",
@@ -279,3 +289,19 @@ def test_sigterm_drains_active_calls(tmp_path):
     assert caller.returncode == 0, err[-1500:]
     assert srv.proc.wait(60) == 0, "".join(srv.output[-15:])
     assert [c.outcome for c in srv.calls()] == ["completed"]
+
+
+def test_registers_to_a_pbx_with_digest_credentials(tmp_path):
+    registrar_port = free_port()
+    registrar = subprocess.Popen(["sipp", "-sf", str(SIPP_DIR / "registrar.xml"), "-i", "127.0.0.1", "-p",
+                                  str(registrar_port), "-m", "1", "-nostdin", "-timeout", "90", "-timeout_error"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    srv = Server(tmp_path / "reg", env={"IVR_TELEPHONY__REGISTRAR": f"sip:127.0.0.1:{registrar_port}",
+                                        "IVR_TELEPHONY__USERNAME": "ivr-trunk",
+                                        "IVR_TELEPHONY__PASSWORD": "s3cret"})
+    try:
+        out, err = registrar.communicate(timeout=60)
+        assert registrar.returncode == 0, out[-1500:] + err[-1500:]   # challenged, then authenticated
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 0
