@@ -80,6 +80,10 @@ class PhraseCache:
                 self._items.move_to_end((phrase, rate))
             return pcm
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def put(self, phrase: str, rate: int, pcm: bytes) -> None:
         with self._lock:
             self._items[(phrase, rate)] = pcm
