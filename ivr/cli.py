@@ -167,7 +167,7 @@ def cmd_serve(args) -> int:
                        f"{getattr(err, 'info', lambda: err)()}".splitlines()[0]) from None
     print(f"IVR listening on sip:{settings.telephony.user}@{args.host}:{args.sip_port} (UDP and TCP); "
           f"call it with: ivr call sip:{settings.telephony.user}@{args.host}:{args.sip_port} --ani +15550100 "
-          f"--dtmf 2468 --say 'check my balance'", flush=True)
+          f"--dtmf 2468# --say 'what is my balance'", flush=True)
     server.run_forever()
     return 0
 
