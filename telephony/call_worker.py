@@ -14,7 +14,7 @@ from asr.vad import Endpointer, NoInput as VadNoInput, SpeechStarted, Utterance
 from ivr.call_log import CallLog
 from ivr.session import CallerHungUp, CallerKeyed, CallerSaid, Hangup, Listen, NoInput, Say, Transfer
 
-from .audio_buffers import RATE, OutgoingAudio, StereoRecorder
+from .audio_buffers import RATE, SILENCE, OutgoingAudio, StereoRecorder
 
 log = logging.getLogger(__name__)
 SPECULATE_AT_MS = 160  # start recognising after this much trailing silence, before the hangover ends
@@ -125,7 +125,7 @@ class CallWorker:
 
     def next_frame(self) -> bytes | None:
         frame = self.out.pop()
-        self.recorder.ivr(frame or b"\x00" * 320)
+        self.recorder.ivr(frame or SILENCE)
         return frame
 
     def on_dtmf(self, digit: str) -> None:

@@ -100,26 +100,22 @@ def ivr_call(server, *args, timeout=240):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def test_sipp_call_with_rfc2833_pin(server):
+def sipp_call(server, scenario: str, timeout: int = 60):
+    """Run one SIPp call from a scenario; return the stored call and its turns."""
     before = len(server.calls())
-    r = sipp(server, "-m", "1", scenario=SIPP_DIR / "pin_by_rfc2833.xml")
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    r = sipp(server, "-m", "1", scenario=SIPP_DIR / scenario, timeout=timeout)
+    assert r.returncode == 0, r.stdout[-2500:] + r.stderr[-1500:]
     time.sleep(1.0)
     call = server.calls()[before]
-    turns = server.turns(call.id)
+    return call, server.turns(call.id)
+
+
+@pytest.mark.parametrize("scenario", ["pin_by_rfc2833.xml", "pin_by_sip_info.xml"])
+def test_sipp_call_with_dtmf_pin(server, scenario):
+    call, turns = sipp_call(server, scenario)
     assert call.ani == "+15550100" and call.outcome == "caller_hangup"
     assert [t.text for t in turns if t.speaker == "caller"][:1] == ["[PIN]"]
     assert any(t.state == "main_menu" and t.speaker == "ivr" for t in turns)   # the PIN was accepted
-
-
-def test_sipp_call_with_sip_info_pin(server):
-    before = len(server.calls())
-    r = sipp(server, "-m", "1", scenario=SIPP_DIR / "pin_by_sip_info.xml")
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    time.sleep(1.0)
-    turns = server.turns(server.calls()[before].id)
-    assert [t.text for t in turns if t.speaker == "caller"][:1] == ["[PIN]"]
-    assert any(t.state == "main_menu" and t.speaker == "ivr" for t in turns)
 
 
 def test_unknown_user_gets_404(server, tmp_path):
@@ -177,22 +173,14 @@ def test_ivr_call_balance_end_to_end(server, tmp_path):
 
 
 def test_blind_transfer_by_refer_with_context(server):
-    before = len(server.calls())
-    r = sipp(server, "-m", "1", scenario=SIPP_DIR / "transfer_accepted.xml", timeout=90)
-    assert r.returncode == 0, r.stdout[-2500:]
-    time.sleep(1.0)
-    call = server.calls()[before]
+    call, turns = sipp_call(server, "transfer_accepted.xml", timeout=90)   # the scenario checks the headers
     assert call.outcome == "transferred" and call.transfer_reason == "caller_request"
-    assert any(t.text.startswith("transfer accepted") for t in server.turns(call.id))
+    assert any(t.text.startswith("transfer accepted") for t in turns)
 
 
 def test_refused_refer_keeps_the_call(server):
-    before = len(server.calls())
-    r = sipp(server, "-m", "1", scenario=SIPP_DIR / "transfer_refused.xml", timeout=90)
-    assert r.returncode == 0, r.stdout[-2500:]
-    time.sleep(1.0)
-    call = server.calls()[before]
-    texts = [t.text for t in server.turns(call.id)]
+    call, turns = sipp_call(server, "transfer_refused.xml", timeout=90)
+    texts = [t.text for t in turns]
     assert "transfer refused (603)" in texts
     assert any(t.startswith("Sorry, I couldn't reach an agent") for t in texts)
     assert "Is there anything else I can help you with?" in texts      # back in the menu, call kept
