@@ -61,11 +61,9 @@ class Endpointer:
         self._silent_run = 0
         self._listening_since: int | None = None
 
-    def listen(self, timeout_s: float | None = None) -> None:
-        """Start waiting for the caller: a NoInput event fires if no speech starts within `timeout_s`
-        (default: the configured no_input_s)."""
+    def listen(self) -> None:
+        """Start waiting for the caller: a NoInput event fires if no speech starts in time."""
         self._listening_since = self.frames_seen
-        self._no_input_frames = int((timeout_s or self.cfg.no_input_s) * 1000 / self.cfg.frame_ms)
 
     def stop_listening(self) -> None:
         self._listening_since = None

@@ -180,7 +180,7 @@ class CallWorker:
         if self.listen and self.digits and time.monotonic() > self.digit_deadline:
             self._deliver(CallerKeyed(self.digits))
         if self.listen and not self.armed and not self.speaker.speaking:
-            self.endpointer.listen(self.listen.timeout_s)  # the no-input timer starts when the prompt has finished
+            self.endpointer.listen()  # the no-input timer starts when the prompt has finished
             self.armed = True
 
     def _frame(self, at: float, frame: bytes) -> None:
@@ -262,6 +262,8 @@ class CallWorker:
             elif isinstance(action, Listen):
                 self.listen, self.armed = action, False
                 self.recorder.mute_caller = action.sensitive  # PCI: no PIN in the recording
+                self.endpointer = Endpointer(self.services.settings.vad.model_copy(
+                    update={"no_input_s": action.timeout_s}), RATE) if action.timeout_s else self.endpointer
             elif isinstance(action, (Hangup, Transfer)):
                 self.pending_end = (action,)
         self.timing = None
