@@ -1,6 +1,7 @@
 """Speech in: VAD endpointing and speech recognition (faster-whisper, Vosk)."""
 from __future__ import annotations
 
+import os
 import threading
 
 from config import IvrError, Settings, get_settings
@@ -9,6 +10,9 @@ from .audio import ASR_RATE, AudioError, load_audio
 from .recognizer import Recognizer, RecognizerStream, Transcript, Word
 from .vad import Endpointer, NoInput, SpeechStarted, Utterance
 
+# CTranslate2's OpenMP threads would otherwise spin after each decode, taking CPU from other calls' audio,
+# synthesis and decodes on a small host (must be set before the library loads).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ENGINES = ("whisper", "vosk")
 _loaded: dict[tuple, Recognizer] = {}
 _lock = threading.Lock()

@@ -77,11 +77,22 @@ class Endpointer:
         """Silence since the last voiced frame of the utterance in progress (0 outside speech)."""
         return self._silent_run * self.cfg.frame_ms if self._in_speech else 0
 
+    @property
+    def last_voiced_frame(self) -> int:
+        """Index of the last voiced frame of the utterance in progress."""
+        return self._speech_start + len(self._speech) - self._silent_run
+
+    def cut(self) -> Utterance:
+        """End the utterance in progress now, before the hangover (the words heard make a whole turn)."""
+        if not self._in_speech:
+            raise RuntimeError("no utterance in progress")
+        return self._finish(truncated=False)
+
     def audio_so_far(self) -> tuple[bytes, int]:
         """The utterance in progress as it would be cut now, and the index of its last voiced frame: lets the
         caller start recognising during the hangover and keep the result if no speech follows."""
         keep = len(self._speech) - max(0, self._silent_run - 2)
-        return b"".join(self._speech[:keep]), self._speech_start + len(self._speech) - self._silent_run
+        return b"".join(self._speech[:keep]), self.last_voiced_frame
 
     def _seconds(self, frames: int) -> float:
         return frames * self.cfg.frame_ms / 1000
@@ -131,7 +142,7 @@ class Endpointer:
     def _finish(self, truncated: bool) -> Utterance:
         keep = len(self._speech) - (0 if truncated else max(0, self._silent_run - 2))  # keep ~40 ms tail
         audio = b"".join(self._speech[:keep])
-        end = self._speech_start + len(self._speech) - self._silent_run
+        end = self.last_voiced_frame
         utt = Utterance(audio, self.rate, self._seconds(self._speech_start), self._seconds(end), truncated, end)
         self._in_speech = False
         self._speech = []

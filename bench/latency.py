@@ -1,6 +1,6 @@
 """Turn latency of `ivr serve` under N concurrent scripted SIP calls (the project's pjsua2 softphone).
 
-    python bench/latency.py [--calls 1 4] [--turns 3]
+    python bench/latency.py [--calls 1 4] [--turns 3] [--rounds 2]
 
 Each caller keys the PIN, then speaks requests; the server stores, per caller turn, the time from the end of
 the caller's speech to the first IVR audio frame on the wire, broken down into VAD hangover, ASR, dialog
@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -51,23 +50,41 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+def run_calls(n: int, port: int, env: dict, turns: int) -> list[int]:
+    """Start n scripted softphone calls 0.3 s apart; wait for all; return their exit codes."""
+    procs = []
+    for i in range(n):
+        ani, pin = CALLERS[i % len(CALLERS)]
+        steps = ["--dtmf", pin]
+        for req in REQUESTS[:turns]:
+            steps += ["--say", req]
+        steps += ["--say", "goodbye"]
+        procs.append(subprocess.Popen([IVR, "call", f"sip:bank@127.0.0.1:{port}", "--ani", ani, *steps,
+                                       "--no-transcribe", "--json"], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+        time.sleep(0.3)
+    return [p.wait(600) for p in procs]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--turns", type=int, default=3, help="spoken requests per call")
+    ap.add_argument("--rounds", type=int, default=2, help="batches of N concurrent calls, one after the other")
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
     port = free_port()
     env = {**os.environ, "IVR_DATA_DIR": str(data), "IVR_TELEPHONY__RTP_PORT": str(free_port() // 2 * 2)}
     subprocess.run([IVR, "db", "init", "--demo"], env=env, check=True, capture_output=True)
     subprocess.run([IVR, "prompts", "render"], env=env, check=True, capture_output=True)
-    server = subprocess.Popen([IVR, "serve", "--sip-port", str(port)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    ready = threading.Event()
-    threading.Thread(target=lambda: [ready.set() for line in server.stdout if "IVR listening" in line],
-                     daemon=True).start()
-    if not ready.wait(180):
-        sys.exit("server did not start")
+    server_log = data / "serve.log"
+    with server_log.open("w") as out:
+        server = subprocess.Popen([IVR, "serve", "--sip-port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while "IVR listening" not in server_log.read_text():
+        if server.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"server did not start; see {server_log}")
+        time.sleep(0.5)
     from sqlalchemy import select
 
     from models import Call, Turn, make_engine, session_factory
@@ -79,33 +96,29 @@ def main() -> None:
             with sessions() as s:
                 first_id = (s.scalar(select(Call.id).order_by(Call.id.desc()).limit(1)) or 0) + 1
             cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
-            procs = []
-            for i in range(n):
-                ani, pin = CALLERS[i % len(CALLERS)]
-                steps = ["--dtmf", pin]
-                for req in REQUESTS[: args.turns]:
-                    steps += ["--say", req]
-                steps += ["--say", "goodbye"]
-                procs.append(subprocess.Popen([IVR, "call", f"sip:bank@127.0.0.1:{port}", "--ani", ani, *steps,
-                                               "--no-transcribe", "--json"], env=env, stdout=subprocess.PIPE,
-                                              stderr=subprocess.PIPE, text=True))
-                time.sleep(0.3)
-            rcs = [p.wait(600) for p in procs]
+            rcs = []
+            for _ in range(args.rounds):
+                rcs += run_calls(n, port, env, args.turns)
             wall, cpu = time.monotonic() - t0, proc_cpu_s(server.pid) - cpu0
             time.sleep(1.0)
             with sessions() as s:
                 calls = s.scalars(select(Call).where(Call.id >= first_id)).all()
                 turns = s.scalars(select(Turn).where(Turn.call_id >= first_id, Turn.latency_ms.is_not(None))).all()
                 timings = [json.loads(t.timings) for t in turns]
-            done = sum(c.outcome == "completed" for c in calls)
+            done, total = sum(c.outcome == "completed" for c in calls), len(calls)
             lat = [t["latency_ms"] for t in timings]
-            print(f"\n{n} concurrent call(s): completed {done}/{n}, failed {n - done} (softphone exit codes {rcs})")
+            print(f"\n{n} concurrent call(s) x {args.rounds} rounds: completed {done}/{total}, failed {total - done} "
+                  f"(softphone exit codes {rcs})")
             if lat:
                 print(f"  turn latency (end of caller speech -> first IVR audio), {len(lat)} turns: "
                       f"p50 {pct(lat, 0.5):.0f} ms, p95 {pct(lat, 0.95):.0f} ms, max {max(lat):.0f} ms")
-                for key in ("hangover_ms", "asr_ms", "dialog_ms", "tts_first_chunk_ms", "media_ms"):
+                early = sum(t.get("end_of_turn") == "early" for t in timings)
+                print(f"    ended early (the transcript so far was a whole answer): {early}/{len(timings)} turns")
+                for key in ("endpoint_ms", "asr_ms", "dialog_ms", "tts_first_chunk_ms", "media_ms"):
                     vals = [t[key] for t in timings]
                     print(f"    {key:<20} median {statistics.median(vals):7.1f}  max {max(vals):7.1f}")
+            if server.poll() is not None:
+                sys.exit(f"the server exited with {server.returncode}; see {server_log}")
             print(f"  server CPU {cpu / wall * 100:.0f}% of one core over {wall:.0f} s; "
                   f"RSS {proc_rss_mb(server.pid):.0f} MB (peak {proc_rss_mb(server.pid, 'VmHWM'):.0f} MB)")
     finally:

@@ -37,6 +37,8 @@ class VadSettings(BaseModel):
     start_window_ms: int = Field(300, ge=20, le=2000)
     min_voiced_ms: int = Field(160, ge=20, le=2000)
     hangover_ms: int = Field(400, ge=60, le=5000)
+    speculate_ms: int = Field(60, ge=20, le=5000)
+    early_end_ms: int = Field(200, ge=0, le=5000)
     preroll_ms: int = Field(300, ge=0, le=2000)
     max_utterance_s: float = Field(20.0, gt=0.5, le=120)
     no_input_s: float = Field(6.0, gt=0, le=120)

@@ -22,7 +22,14 @@ def parse_line(line: str):
 
 def run_chat(app, ani: str | None, inp: TextIO, out: TextIO, err: TextIO) -> str:
     app.require_schema()
-    session = app.new_session(ani, CallLog(app.sessions, ani, channel="chat"))
+    call_log = CallLog(app.sessions, ani, channel="chat")
+    try:
+        return _converse(app.new_session(ani, call_log), inp, out, err)
+    finally:
+        call_log.close()
+
+
+def _converse(session, inp: TextIO, out: TextIO, err: TextIO) -> str:
     actions = session.start()
     while True:
         for a in actions:

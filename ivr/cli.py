@@ -143,12 +143,16 @@ def cmd_db_init(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import faulthandler
+
     import numpy as np
+
+    faulthandler.enable(all_threads=True)  # a crash in native code (pjsua2, models) prints every thread's stack
 
     from asr import get_recognizer
     from ivr.app import get_app
     from telephony.server import IvrServer, Services
-    from tts import PromptCache, get_synthesizer
+    from tts import PromptCache, get_synthesizer, load_prompts
 
     settings = get_settings()
     app = get_app(settings)
@@ -157,8 +161,9 @@ def cmd_serve(args) -> int:
     recognizer = get_recognizer()
     recognizer.transcribe(np.zeros(16000, np.float32), word_timestamps=False)  # warm the model
     synth = get_synthesizer()
-    synth.synthesize("Ready.", 8000)
-    services = Services(app, settings, recognizer, synth, PromptCache(settings.data_dir, synth, 8000))
+    prompt_cache = PromptCache(settings.data_dir, synth, 8000)
+    prompt_cache.warm_openings(load_prompts())
+    services = Services(app, settings, recognizer, synth, prompt_cache)
     server = IvrServer(services, args.host, args.sip_port)
     try:
         server.start()

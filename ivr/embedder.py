@@ -70,7 +70,11 @@ class Embedder:
         self.tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
         self.tokenizer.enable_truncation(128)
         self.tokenizer.enable_padding()
-        self.session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        opts = onnxruntime.SessionOptions()  # one short sentence: one thread, and no idle spinning between calls
+        opts.intra_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(str(onnx_path), sess_options=opts,
+                                                    providers=["CPUExecutionProvider"])
 
     @classmethod
     def load(cls, cache_dir: Path) -> "Embedder":

@@ -3,6 +3,7 @@ behind `ivr chat` (text) and behind a SIP call (telephony/)."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 from .bank import BankBackend, CustomerInfo
@@ -12,6 +13,11 @@ from .slots import parse_accounts, parse_amount, parse_digits, parse_yes_no
 log = logging.getLogger(__name__)
 PIN_MASK = "[PIN]"
 DEFAULT_TIMEOUT_S = 6.0
+EARLY_END_CONFIDENCE = 0.65  # intent confidence that lets a turn end before the full hangover
+TRAILING_WORDS = frozenset(  # a turn that stops on one of these is not finished
+    "a an the my our your to of for from and or but with about in on at into is are was i i'd i'm like want "
+    "um uh er so because if than then".split())
+AMOUNT_UNITS = frozenset({"dollar", "dollars", "cent", "cents", "buck", "bucks"})
 
 
 # ---- caller events -------------------------------------------------------------------------------------
@@ -114,6 +120,7 @@ class DialogSession:
         self.last_intent: str | None = None
         self.outcome: str | None = None
         self.intent_hints = intent_hints or []
+        self._last_nlu: tuple = (None, None, None)  # (text, nlu state, result)
 
     # -- public API -------------------------------------------------------------------------------------
     @property
@@ -171,7 +178,21 @@ class DialogSession:
         return None, False
 
     def _from_speech(self, st: State, said: CallerSaid) -> tuple[str | None, bool]:
-        text = said.text
+        value, is_global, result = self._interpret(st, said.text)
+        if st.sensitive:
+            self._record("caller", PIN_MASK, confidence=said.confidence)
+        elif result is None:
+            self._record("caller", said.text, confidence=said.confidence)
+        else:
+            self._record("caller", said.text, intent=result.intent, confidence=said.confidence)
+        if result is not None and not is_global and value is not None:
+            self.last_intent = value
+            self.ctx.slots.update(result.slots)
+        return value, is_global
+
+    def _interpret(self, st: State, text: str):
+        """What `text` means in state `st`: (value, is a global intent, NLU result or None). No side effects;
+        the last NLU result is kept so that a turn checked early is not classified twice."""
         value = None
         if st.expect == "digits":
             digits = parse_digits(text)
@@ -186,22 +207,36 @@ class DialogSession:
         elif st.expect == "card":
             low = text.lower()
             value = text if ("debit" in low or "credit" in low or parse_digits(text)) else None
-        if st.sensitive:
-            self._record("caller", PIN_MASK, confidence=said.confidence)
         if value is not None and st.expect != "intent":
-            if not st.sensitive:
-                self._record("caller", text, confidence=said.confidence)
-            return value, False
-        result = self.nlu.classify(text, "confirm" if (st.confirm or st.expect == "confirm") else None)
-        if not st.sensitive:
-            self._record("caller", text, intent=result.intent, confidence=said.confidence)
+            return value, False, None
+        nlu_state = "confirm" if (st.confirm or st.expect == "confirm") else None
+        if self._last_nlu[:2] != (text, nlu_state):
+            self._last_nlu = (text, nlu_state, self.nlu.classify(text, nlu_state))
+        result = self._last_nlu[2]
         if result.intent in self.flow.globals:
-            return result.intent, True
+            return result.intent, True, result
         if st.expect == "intent" and result.intent in st.on:
-            self.last_intent = result.intent
-            self.ctx.slots.update(result.slots)
-            return result.intent, False
-        return None, False
+            return result.intent, False, result
+        return None, False, result
+
+    def completes_turn(self, text: str) -> bool:
+        """Whether `text`, heard so far, is already a whole answer here: a confident intent, yes/no, all the
+        digits, an account, an amount with its unit. Lets a call end the caller's turn before the full VAD
+        hangover; a phrase that trails off ("I want to...") or a partial number never does."""
+        st = self.state
+        words = re.findall(r"[a-z0-9']+", text.lower())
+        if not words or words[-1] in TRAILING_WORDS or re.search(r"(,|\.\.\.|…|-)\s*$", text):
+            return False
+        value, is_global, result = self._interpret(st, text)
+        if value is None:
+            return False
+        if result is not None:
+            return result.confidence >= EARLY_END_CONFIDENCE
+        if st.expect == "digits":
+            return len(value) == st.digits[1]
+        if st.expect == "amount":
+            return bool(AMOUNT_UNITS & set(words))
+        return True
 
     # -- moving through the flow ------------------------------------------------------------------------
     def _global(self, intent: str) -> list:

@@ -17,14 +17,23 @@ from ivr.session import CallerHungUp, CallerKeyed, CallerSaid, Hangup, Listen, N
 from .audio_buffers import RATE, SILENCE, OutgoingAudio, StereoRecorder
 
 log = logging.getLogger(__name__)
-SPECULATE_AT_MS = 160  # start recognising after this much trailing silence, before the hangover ends
 INTER_DIGIT_S = 3.0     # wait this long for the next key...
 COMPLETE_DIGIT_S = 1.5  # ...but only this long once the minimum number of digits is in
 
 
 @dataclass
+class Speculation:
+    """Recognition started during the caller's pause, before the turn is known to be over."""
+    end_frame: int       # last voiced frame it covers: any later speech makes it stale
+    speech_end: float    # wall-clock end of the caller's speech
+    started: float
+    future: object
+
+
+@dataclass
 class TurnTiming:
     speech_end: float = 0.0
+    endpoint_ms: float = 0.0
     asr_ms: float = 0.0
     dialog_ms: float = 0.0
     tts_first_ms: float = 0.0
@@ -110,8 +119,9 @@ class CallWorker:
         self.digit_deadline = 0.0
         self.pending_end: tuple | None = None
         self.timing: TurnTiming | None = None
-        self.speculation: tuple[int, float, object] | None = None  # (last voiced frame, started, future)
-        self.finished = threading.Event()
+        self.speculation: Speculation | None = None
+        self.ending = False                 # the call loop stops after this step
+        self.finished = threading.Event()   # the call has ended and everything about it is stored
         self.thread = threading.Thread(target=self._run, name=f"call-{self.call_log.call_id}", daemon=True)
 
     # ---- called from pjsua2 threads (media clock, pj event loop): queue only --------------------------
@@ -145,7 +155,7 @@ class CallWorker:
     def _run(self) -> None:
         try:
             self._perform(self.session.start())
-            while not self.finished.is_set():
+            while not self.ending:
                 try:
                     kind, at, data = self.inbox.get(timeout=0.05)
                 except queue.Empty:
@@ -159,13 +169,14 @@ class CallWorker:
         finally:
             self.speaker.jobs.put(None)
             self._save_recording()
-            self.finished.set()
+            self.call_log.close()
+            self.finished.set()  # all stored: the SIP layer may now let go of the call
 
     def _step(self, kind: str, at: float, data) -> None:
         if kind == "hangup":
             if not self.session.done:
                 self.session.handle(CallerHungUp())
-            self.finished.set()
+            self.ending = True
             return
         if kind == "xfer":
             self._transfer_result(data)
@@ -177,6 +188,8 @@ class CallWorker:
             self._frame(at, data)
         elif kind == "dtmf":
             self._dtmf(data)
+        elif kind == "asr":
+            self._end_early()
         if self.listen and self.digits and time.monotonic() > self.digit_deadline:
             self._deliver(CallerKeyed(self.digits))
         if self.listen and not self.armed and not self.speaker.speaking:
@@ -185,24 +198,47 @@ class CallWorker:
 
     def _frame(self, at: float, frame: bytes) -> None:
         events = self.endpointer.process(frame)
-        if (self.listen is not None and self.endpointer.trailing_silence_ms == SPECULATE_AT_MS
-                and not (self.speaker.speaking and not self.speaker.interruptible)):
-            audio, end_frame = self.endpointer.audio_so_far()
-            future = self.services.recognizer.submit(self._asr_input(audio), hints=self.listen.hints or None,
-                                                     word_timestamps=False)
-            self.speculation = (end_frame, time.monotonic(), future)
+        silence = self.endpointer.trailing_silence_ms
+        if self.speculation and self.endpointer.in_speech and silence == 0:  # the caller went on: drop the early recognition if not started
+            self.speculation.future.cancel()
+            self.speculation = None
+        if silence == self.services.settings.vad.speculate_ms and self._may_take_turn():
+            self._speculate(at - silence / 1000)
         for event in events:
             if isinstance(event, SpeechStarted):
                 if self.speaker.speaking and self.speaker.interruptible:
                     dropped = self.speaker.barge_in()
                     self.call_log.turn("event", f"barge-in ({dropped} frames dropped)", self.session.ctx.state)
             elif isinstance(event, Utterance):
-                if self.listen is None or (self.speaker.speaking and not self.speaker.interruptible):
+                if not self._may_take_turn():
                     continue  # nobody asked, or it overlapped a prompt that must play to the end
                 lag = self.endpointer.frames_seen * 0.02 - event.end_s
-                self._utterance(event, at - lag)
+                self._utterance(event, at - lag, early=False)
             elif isinstance(event, VadNoInput) and self.listen is not None:
                 self._deliver(NoInput())
+        self._end_early()
+
+    def _may_take_turn(self) -> bool:
+        return self.listen is not None and not (self.speaker.speaking and not self.speaker.interruptible)
+
+    def _speculate(self, speech_end: float) -> None:
+        """Recognise the words so far while the caller pauses; the result stands if no speech follows."""
+        audio, end_frame = self.endpointer.audio_so_far()
+        future = self.services.recognizer.submit(self._asr_input(audio), hints=self.listen.hints or None,
+                                                 word_timestamps=False)
+        future.add_done_callback(lambda _: self.inbox.put(("asr", time.monotonic(), None)))
+        self.speculation = Speculation(end_frame, speech_end, time.monotonic(), future)
+
+    def _end_early(self) -> None:
+        """End the caller's turn before the full hangover when the early transcript is already a whole answer
+        here (semantic end of turn): most commands are answered ~200 ms sooner, a trailing-off phrase waits."""
+        spec, wait_ms = self.speculation, self.services.settings.vad.early_end_ms
+        if (spec is None or not wait_ms or not spec.future.done() or not self.endpointer.in_speech
+                or self.endpointer.trailing_silence_ms < wait_ms or spec.end_frame != self.endpointer.last_voiced_frame
+                or not self._may_take_turn()):
+            return
+        if self.session.completes_turn(spec.future.result().text):
+            self._utterance(self.endpointer.cut(), spec.speech_end, early=True)
 
     @staticmethod
     def _asr_input(pcm: bytes):
@@ -210,13 +246,14 @@ class CallWorker:
 
         return resample(pcm16_to_float(pcm), RATE, ASR_RATE)
 
-    def _utterance(self, utt: Utterance, speech_end: float) -> None:
-        self.timing = TurnTiming(speech_end=speech_end)
+    def _utterance(self, utt: Utterance, speech_end: float, early: bool) -> None:
         start = time.monotonic()
+        self.timing = TurnTiming(speech_end=speech_end, endpoint_ms=(start - speech_end) * 1000)
+        self.timing.extra["end_of_turn"] = "early" if early else "hangover"
         spec, self.speculation = self.speculation, None
-        if spec is not None and spec[0] == utt.end_frame:  # no speech since: the early result stands
-            transcript = spec[2].result()
-            self.timing.extra["asr_started_early_ms"] = round((start - spec[1]) * 1000, 1)
+        if spec is not None and spec.end_frame == utt.end_frame:  # no speech since: the early result stands
+            transcript = spec.future.result()
+            self.timing.extra["asr_started_early_ms"] = round((start - spec.started) * 1000, 1)
         else:
             transcript = self.services.recognizer.transcribe(
                 self._asr_input(utt.audio), hints=self.listen.hints or None, word_timestamps=False)
@@ -272,11 +309,11 @@ class CallWorker:
         timing.first_frame = at
         timing.tts_first_ms = self.speaker.first_chunk_ms or 0.0
         latency = (at - timing.speech_end) * 1000
-        detail = {"latency_ms": round(latency, 1), "hangover_ms": self.services.settings.vad.hangover_ms,
+        detail = {"latency_ms": round(latency, 1), "endpoint_ms": round(timing.endpoint_ms, 1),
                   "asr_ms": round(timing.asr_ms, 1), "dialog_ms": round(timing.dialog_ms, 1),
                   "tts_first_chunk_ms": round(timing.tts_first_ms, 1)}
         detail.update(timing.extra)
-        detail["media_ms"] = round(latency - detail["hangover_ms"] - timing.asr_ms - timing.dialog_ms
+        detail["media_ms"] = round(latency - timing.endpoint_ms - timing.asr_ms - timing.dialog_ms
                                    - timing.tts_first_ms, 1)
         self.call_log.set_latency(latency, json.dumps(detail))
 
@@ -285,7 +322,7 @@ class CallWorker:
         self.pending_end = None
         if isinstance(action, Hangup):
             self._hangup()
-            self.finished.set()
+            self.ending = True
         else:
             self._transfer(action)
 
@@ -293,7 +330,7 @@ class CallWorker:
         if 200 <= code < 300:
             self.call_log.turn("event", f"transfer accepted ({code})", self.session.ctx.state)
             self._hangup()
-            self.finished.set()
+            self.ending = True
             return
         self.call_log.turn("event", f"transfer refused ({code})", self.session.ctx.state)
         self._perform(self.session.transfer_failed())

@@ -1,5 +1,10 @@
-"""A Python pjsua2 media port per call: caller frames in, IVR frames out, on the media clock thread.
-It only touches thread-safe queues; everything else happens on the call's own threads."""
+"""Python pjsua2 media ports: caller frames in, IVR frames out, on the media clock thread. A port only touches
+thread-safe queues; everything else happens on the call's own threads.
+
+Ports are created once and reused, never freed while the endpoint runs: since pjproject 2.15.1 the conference
+bridge removes ports asynchronously on its clock thread, and deleting an AudioMediaPort there is a
+use-after-free (pjproject pull 4200, not in the wheel) that crashed the server about once in 40 calls.
+"""
 from __future__ import annotations
 
 import pjsua2 as pj
@@ -14,16 +19,28 @@ def audio_format() -> pj.MediaFormatAudio:
     return fmt
 
 
+def _ignore_frame(_frame: bytes) -> None:
+    return None
+
+
+def _no_frame() -> None:
+    return None
+
+
 class CallMediaPort(pj.AudioMediaPort):
     """`on_frame(bytes)` gets each 20 ms caller frame; `next_frame() -> bytes | None` supplies ours."""
 
-    def __init__(self, on_frame, next_frame):
+    def __init__(self, name: str):
         super().__init__()
+        self._on_frame, self._next_frame = _ignore_frame, _no_frame
+        self.createPort(name, audio_format())
+
+    def attach(self, on_frame, next_frame) -> None:
         self._on_frame, self._next_frame = on_frame, next_frame
 
     def detach(self) -> None:
         """Drop the callbacks (and the references they hold) once the call is over."""
-        self._on_frame, self._next_frame = (lambda _frame: None), (lambda: None)
+        self._on_frame, self._next_frame = _ignore_frame, _no_frame
 
     def onFrameReceived(self, frame):
         if frame.size == FRAME_BYTES:
@@ -36,14 +53,34 @@ class CallMediaPort(pj.AudioMediaPort):
         frame.size = len(data)
 
 
-def connect_port(call: pj.Call, port: CallMediaPort, name: str) -> bool:
-    """Wire the port both ways to the call's active audio stream; False if there is none."""
-    info = call.getInfo()  # keep CallInfo alive while iterating its media (SWIG lifetime)
-    for i, media in enumerate(info.media):
-        if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-            stream = call.getAudioMedia(i)
-            port.createPort(name, audio_format())
-            stream.startTransmit(port)
-            port.startTransmit(stream)
-            return True
-    return False
+class PortPool:
+    """Media ports for calls, reused from call to call; used on the pjsua2 thread only."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self._idle: list[CallMediaPort] = []
+        self._created = 0
+
+    def connect(self, call: pj.Call, on_frame, next_frame) -> CallMediaPort | None:
+        """Wire a port both ways to the call's active audio stream; None if the call has none yet."""
+        info = call.getInfo()  # keep CallInfo alive while iterating its media (SWIG lifetime)
+        for i, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                stream = call.getAudioMedia(i)
+                port = self._idle.pop() if self._idle else self._new_port()
+                port.attach(on_frame, next_frame)
+                stream.startTransmit(port)
+                port.startTransmit(stream)
+                return port
+        return None
+
+    def release(self, port: CallMediaPort) -> None:
+        """The call is over (its stream has left the bridge): the port waits for the next call."""
+        port.detach()
+        self._idle.append(port)
+
+    def _new_port(self) -> CallMediaPort:
+        self._created += 1
+        port = CallMediaPort(f"{self.prefix}{self._created}")
+        port.__disown__()  # the C++ side keeps it (and its Python half) alive: never freed by Python
+        return port

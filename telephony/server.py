@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pjsua2 as pj
 
 from .call_worker import CallWorker
-from .media import CallMediaPort, connect_port
+from .media import CallMediaPort, PortPool
 from .pj_thread import PjThread
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,9 @@ class IvrCall(pj.Call):
         if self.port is not None:
             return
         worker = self.worker  # not self: the port must not keep the call alive
-        self.port = CallMediaPort(worker.on_caller_frame, worker.next_frame)
-        if connect_port(self, self.port, f"ivr{self.getId()}"):
-            self.worker.start()
-        else:
-            self.port = None
+        self.port = self.server.ports.connect(self, worker.on_caller_frame, worker.next_frame)
+        if self.port is not None:
+            worker.start()
 
     def onDtmfDigit(self, prm):  # RFC 2833 telephone-events and SIP INFO
         if self.worker:
@@ -99,6 +97,7 @@ class IvrServer:
         self.cfg = services.settings.telephony
         self.host, self.sip_port = host, sip_port
         self.pj = PjThread(host, sip_port, max_calls=self.cfg.max_calls)
+        self.ports = PortPool("ivr")
         self.calls: dict[int, IvrCall] = {}
         self.draining = False
         self.recordings = services.settings.data_dir / "recordings"
@@ -187,12 +186,12 @@ class IvrServer:
     def start(self) -> None:
         self.pj.start(self._setup, teardown=self._release)
 
-    @staticmethod
-    def _release_call(call: IvrCall) -> None:
+    def _release_call(self, call: IvrCall) -> None:
         """Break call <-> worker <-> media port reference cycles, so that these pjsua2 objects are freed right
-        here on the pj thread, not later by Python's cycle collector on whatever thread it runs (pjlib aborts)."""
+        here on the pj thread, not later by Python's cycle collector on whatever thread it runs (pjlib aborts);
+        the media port goes back to the pool."""
         if call.port is not None:
-            call.port.detach()
+            self.ports.release(call.port)
         if call.worker is not None:
             call.worker.release()
         call.port = call.worker = None

@@ -14,7 +14,7 @@ from asr.vad import Endpointer, SpeechStarted, Utterance, split_utterances
 from config import IvrError, Settings
 
 from .audio_buffers import FRAME_BYTES, RATE, SILENCE, OutgoingAudio, StereoRecorder
-from .media import CallMediaPort, connect_port
+from .media import PortPool
 from .pj_thread import PjThread
 
 QUIET_S = 2.0          # the IVR counts as finished after this much silence following its speech
@@ -43,9 +43,7 @@ class _Phone(pj.Call):
 
     def onCallMediaState(self, prm):
         if self.port is None:
-            self.port = CallMediaPort(self.owner.heard, self.owner.to_send)
-            if not connect_port(self, self.port, "softphone"):
-                self.port = None
+            self.port = self.owner.ports.connect(self, self.owner.heard, self.owner.to_send)
 
 
 class Softphone:
@@ -53,6 +51,7 @@ class Softphone:
         self.settings, self.ani = settings, ani
         self.out = OutgoingAudio()
         self.recorder = StereoRecorder()
+        self.ports = PortPool("softphone")
         self.connected, self.ended = threading.Event(), threading.Event()
         self.status = ""
         self._ivr_vad = Endpointer(settings.vad.model_copy(update={"hangover_ms": 300}), RATE)

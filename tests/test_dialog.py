@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from config import Settings
 from ivr.app import App
 from ivr.chat import run_chat
+from ivr.session import CallerKeyed, CallerSaid
 from ivr.nlu import get_classifier
 from models import Account, Call, Card, Customer, Transaction, Turn
 from models.demo import seed_demo
@@ -217,3 +218,33 @@ def test_every_turn_is_stored(app):
         intents = [t.intent for t in turns if t.speaker == "caller"]
         assert "check_balance" in intents
         assert call.channel == "chat" and call.ended_at and call.outcome == "completed"
+
+
+def test_completes_turn_tells_a_whole_answer_from_one_that_trails_off(app):
+    """What lets a live call end the caller's turn before the full VAD hangover (semantic end of turn)."""
+    stranger = app.new_session(STRANGER)
+    stranger.start()
+    assert stranger.ctx.state == "ask_account"  # exactly 8 digits
+    assert not stranger.completes_turn("one two three four")
+    assert stranger.completes_turn("one two three four five six seven eight")
+    assert stranger.completes_turn("I want to speak to an agent")  # a global intent, any state
+
+    session = app.new_session(ALEX)
+    session.start()
+    assert session.ctx.state == "ask_pin"  # 4 to 6 digits: four may still be followed by more
+    assert not session.completes_turn("two four six eight")
+    session.handle(CallerKeyed("2468"))
+    assert session.ctx.state == "main_menu"
+    for whole in ("What is my balance?", "I lost my card", "when are you open on saturday", "Goodbye!"):
+        assert session.completes_turn(whole), whole
+    for partial in ("", "um", "What is my", "I want to hear my", "check my balance and", "I'd like to",
+                    "I want to transfer money from my,", "Can you tell me..."):
+        assert not session.completes_turn(partial), partial
+    assert session.ctx.state == "main_menu"  # asking has no side effects
+
+    session.handle(CallerSaid("transfer money from checking to savings"))
+    assert session.ctx.state == "transfer_amount"
+    assert not session.completes_turn("two hundred")  # "...and fifty dollars" may follow
+    assert session.completes_turn("two hundred dollars")
+    session.handle(CallerSaid("two hundred dollars"))
+    assert session.completes_turn("yes")

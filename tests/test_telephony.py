@@ -160,7 +160,7 @@ def test_ivr_call_balance_end_to_end(server, tmp_path):
     turns = server.turns(call.id)
     caller = [t for t in turns if t.speaker == "caller"]
     assert caller[0].text == "[PIN]" and caller[1].intent == "check_balance"
-    assert caller[1].latency_ms > 0 and {"hangover_ms", "asr_ms", "dialog_ms", "tts_first_chunk_ms", "media_ms"} <= set(
+    assert caller[1].latency_ms > 0 and {"endpoint_ms", "asr_ms", "dialog_ms", "tts_first_chunk_ms", "media_ms"} <= set(
         json.loads(caller[1].timings))
     # the stored recording: stereo, caller left, IVR right; the caller side is silent while the PIN is said
     audio, rate = sf.read(call.recording_path, dtype="float32")
@@ -170,6 +170,22 @@ def test_ivr_call_balance_end_to_end(server, tmp_path):
     later = audio[int(out["steps"][1]["at_s"] * rate): int((out["steps"][1]["at_s"] + 1.0) * rate), 0]
     assert np.abs(pin_window).max() == 0.0 and np.abs(later).max() > 0.05
     assert np.abs(audio[:, 1]).max() > 0.1
+
+
+def test_a_whole_answer_ends_the_turn_before_the_hangover(tmp_path):
+    """Semantic end of turn: with a long VAD hangover, a complete command is answered once its early transcript
+    is in; a phrase that trails off waits for the whole hangover."""
+    srv = Server(tmp_path / "early", env={"IVR_VAD__HANGOVER_MS": "1500"})
+    try:
+        ivr_call(srv, "--ani", "+15550100", "--dtmf", "2468#", "--say", "what is my balance", "--say",
+                 "I want to hear my", "--say", "goodbye", "--no-transcribe")
+        spoken = [t for t in srv.turns(srv.calls()[0].id) if t.speaker == "caller" and t.timings]
+        assert len(spoken) == 3 and "balance" in spoken[0].text.lower(), [t.text for t in spoken]
+        whole, trailing = json.loads(spoken[0].timings), json.loads(spoken[1].timings)
+        assert whole["end_of_turn"] == "early" and whole["endpoint_ms"] < 1200, whole
+        assert trailing["end_of_turn"] == "hangover" and trailing["endpoint_ms"] >= 1480, trailing
+    finally:
+        srv.stop()
 
 
 def test_blind_transfer_by_refer_with_context(server):

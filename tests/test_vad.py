@@ -1,5 +1,6 @@
 """The endpointer on real recorded speech (Asterisk prompts) with silences, clicks and a little line noise."""
 import numpy as np
+import pytest
 
 from asr.vad import Endpointer, NoInput, SpeechStarted, Utterance, split_utterances
 from config import VadSettings
@@ -89,3 +90,19 @@ def test_endpointer_at_16k_and_frame_size_checked():
     utts = split_utterances(pcm16(line(silence(0.5, 16000), asterisk("agent-pass", 16000), silence(0.5, 16000))),
                             VadSettings(), 16000)
     assert len(utts) == 1 and utts[0].sample_rate == 16000
+
+
+def test_cut_ends_the_turn_before_the_hangover_with_the_same_audio():
+    clip = asterisk("agent-pass")
+    ep = Endpointer(VadSettings(), RATE)
+    events = run(ep, line(silence(0.5), clip, silence(0.2)))  # 200 ms of a 400 ms hangover
+    assert ep.in_speech and not [e for e in events if isinstance(e, Utterance)]
+    assert ep.trailing_silence_ms >= 140
+    early, last_voiced = ep.audio_so_far()
+    utt = ep.cut()
+    assert not ep.in_speech and ep.trailing_silence_ms == 0
+    assert utt.end_frame == last_voiced and utt.audio == early
+    full = split_utterances(pcm16(line(silence(0.5), clip, silence(1.0))), VadSettings(), RATE)
+    assert len(full) == 1 and abs(full[0].end_s - utt.end_s) <= 0.06  # where the speech ended does not change
+    with pytest.raises(RuntimeError):
+        ep.cut()

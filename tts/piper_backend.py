@@ -25,9 +25,15 @@ def voice_path(voice: str) -> Path:
 
 @lru_cache(maxsize=4)
 def _load(path: Path):
+    import onnxruntime
     from piper import PiperVoice
 
-    return PiperVoice.load(path)
+    voice = PiperVoice.load(path)
+    # Idle threads must not spin: a call's synthesis would otherwise steal the cores other calls' ASR needs.
+    opts = onnxruntime.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    voice.session = onnxruntime.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    return voice
 
 
 class PiperSynthesizer(Synthesizer):

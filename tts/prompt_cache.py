@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import soundfile as sf
 import numpy as np
 from config import CONFIG_DIR, IvrError, load_yaml
 
-from .synthesizer import Synthesizer
+from .normalize import normalize
+from .synthesizer import Synthesizer, split_for_speech
+
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 def load_prompts(language: str = "en") -> dict[str, str]:
@@ -50,3 +54,18 @@ class PromptCache:
 
     def render_all(self, prompts: dict[str, str]) -> dict[str, Path]:
         return {name: self.render(text) for name, text in prompts.items()}
+
+    def warm_openings(self, prompts: dict[str, str]) -> int:
+        """Synthesize the opening phrase of each filled-in prompt ("The balance of your {kind} account...") into
+        the synthesizer's phrase cache when it does not depend on the values, so that the first audio of a live
+        reply needs no synthesis. Returns how many phrases were cached."""
+        openings = set()
+        for text in prompts.values():
+            if PLACEHOLDER.search(text):
+                firsts = {split_for_speech(normalize(PLACEHOLDER.sub(value, text)))[0] for value in ("savings", "12")}
+                if len(firsts) == 1:
+                    openings |= firsts
+        for piece in openings:
+            if self.synth.phrases.get(piece, self.rate) is None:
+                self.synth.cache_phrase(piece, self.rate)
+        return len(openings)

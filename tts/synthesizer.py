@@ -111,14 +111,17 @@ class Synthesizer(ABC):
         for piece in split_for_speech(normalize(text), eager):
             if cancel is not None and cancel.is_set():
                 return
-            pcm = self.phrases.get(piece, rate)
-            if pcm is None:
-                samples, src_rate = self.render(piece)
-                pcm = to_pcm16(samples, src_rate, rate)
-                self.phrases.put(piece, rate, pcm)
+            pcm = self.phrases.get(piece, rate) or self.cache_phrase(piece, rate)
             if cancel is not None and cancel.is_set():
                 return
             yield pcm
+
+    def cache_phrase(self, piece: str, rate: int) -> bytes:
+        """Synthesize one phrase of `split_for_speech` output and keep it in the phrase cache."""
+        samples, src_rate = self.render(piece)
+        pcm = to_pcm16(samples, src_rate, rate)
+        self.phrases.put(piece, rate, pcm)
+        return pcm
 
     def synthesize(self, text: str, rate: int = 8000) -> bytes:
         """The whole utterance as PCM16 at `rate`, synthesized sentence by sentence (best prosody)."""
