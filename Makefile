@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/tts.py
 	$(BIN)/python bench/nlu.py
+	$(BIN)/python bench/turn_taking.py
 	$(BIN)/python bench/latency.py
 
 clean:

@@ -236,6 +236,8 @@ class DialogSession:
             return len(value) == st.digits[1]
         if st.expect == "amount":
             return bool(AMOUNT_UNITS & set(words))
+        if st.expect == "card":  # "the debit one", or the last four digits
+            return bool({"debit", "credit"} & set(words)) or len(parse_digits(text) or "") >= 4
         return True
 
     # -- moving through the flow ------------------------------------------------------------------------

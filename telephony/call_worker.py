@@ -199,8 +199,8 @@ class CallWorker:
     def _frame(self, at: float, frame: bytes) -> None:
         events = self.endpointer.process(frame)
         silence = self.endpointer.trailing_silence_ms
-        if self.speculation and self.endpointer.in_speech and silence == 0:  # the caller went on: drop the early recognition if not started
-            self.speculation.future.cancel()
+        if self.speculation and self.endpointer.in_speech and silence == 0:
+            self.speculation.future.cancel()  # the caller went on: drop the early recognition if not started
             self.speculation = None
         if silence == self.services.settings.vad.speculate_ms and self._may_take_turn():
             self._speculate(at - silence / 1000)
@@ -231,14 +231,21 @@ class CallWorker:
 
     def _end_early(self) -> None:
         """End the caller's turn before the full hangover when the early transcript is already a whole answer
-        here (semantic end of turn): most commands are answered ~200 ms sooner, a trailing-off phrase waits."""
-        spec, wait_ms = self.speculation, self.services.settings.vad.early_end_ms
-        if (spec is None or not wait_ms or not spec.future.done() or not self.endpointer.in_speech
-                or self.endpointer.trailing_silence_ms < wait_ms or spec.end_frame != self.endpointer.last_voiced_frame
-                or not self._may_take_turn()):
+        here (semantic end of turn): most commands are answered ~100-200 ms sooner, a trailing-off phrase waits."""
+        wait_ms = self.services.settings.vad.early_end_ms
+        if not wait_ms or not self.endpointer.in_speech or self.endpointer.trailing_silence_ms < wait_ms:
             return
-        if self.session.completes_turn(spec.future.result().text):
-            self._utterance(self.endpointer.cut(), spec.speech_end, early=True)
+        text = self._early_transcript()
+        if text is not None and self._may_take_turn() and self.session.completes_turn(text):
+            self._utterance(self.endpointer.cut(), self.speculation.speech_end, early=True)
+
+    def _early_transcript(self) -> str | None:
+        """The speculative transcript, once ready, if the caller has said nothing since it started."""
+        spec = self.speculation
+        if (spec is None or not spec.future.done() or spec.future.exception() is not None
+                or spec.end_frame != self.endpointer.last_voiced_frame):
+            return None
+        return spec.future.result().text
 
     @staticmethod
     def _asr_input(pcm: bytes):
@@ -251,7 +258,8 @@ class CallWorker:
         self.timing = TurnTiming(speech_end=speech_end, endpoint_ms=(start - speech_end) * 1000)
         self.timing.extra["end_of_turn"] = "early" if early else "hangover"
         spec, self.speculation = self.speculation, None
-        if spec is not None and spec.end_frame == utt.end_frame:  # no speech since: the early result stands
+        if spec is not None and spec.end_frame == utt.end_frame and spec.future.exception() is None:
+            # no speech since: the early result stands
             transcript = spec.future.result()
             self.timing.extra["asr_started_early_ms"] = round((start - spec.started) * 1000, 1)
         else:

@@ -248,3 +248,11 @@ def test_completes_turn_tells_a_whole_answer_from_one_that_trails_off(app):
     assert session.completes_turn("two hundred dollars")
     session.handle(CallerSaid("two hundred dollars"))
     assert session.completes_turn("yes")
+
+    priya = app.new_session(PRIYA)
+    priya.start()
+    priya.handle(CallerKeyed("1357"))
+    priya.handle(CallerSaid("I lost my card"))
+    assert priya.ctx.state == "lost_card_which"
+    assert priya.completes_turn("the credit card") and priya.completes_turn("the one ending in 3 3 3 3")
+    assert not priya.completes_turn("the one ending in 3 3")
