@@ -80,7 +80,7 @@ class Softphone:
         return frame
 
     # the caller's script
-    def wait_ivr_quiet(self, since: float, limit: float = 30.0) -> None:
+    def wait_ivr_quiet(self, since: float, limit: float = 90.0) -> None:
         """Until the IVR has spoken since `since` and then been quiet, or said nothing for NOTHING_S."""
         end = time.monotonic() + limit
         while time.monotonic() < end and not self.ended.is_set():
