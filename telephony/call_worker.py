@@ -28,6 +28,7 @@ class Speculation:
     speech_end: float    # wall-clock end of the caller's speech
     started: float
     future: object
+    complete: bool | None = None  # its transcript is a whole answer (decided once it is ready)
 
 
 @dataclass
@@ -236,8 +237,13 @@ class CallWorker:
         if not wait_ms or not self.endpointer.in_speech or self.endpointer.trailing_silence_ms < wait_ms:
             return
         text = self._early_transcript()
-        if text is not None and self._may_take_turn() and self.session.completes_turn(text):
-            self._utterance(self.endpointer.cut(), self.speculation.speech_end, early=True)
+        if text is None or not self._may_take_turn():
+            return
+        spec = self.speculation
+        if spec.complete is None:  # judged once per transcript, not on every frame
+            spec.complete = self.session.completes_turn(text)
+        if spec.complete:
+            self._utterance(self.endpointer.cut(), spec.speech_end, early=True)
 
     def _early_transcript(self) -> str | None:
         """The speculative transcript, once ready, if the caller has said nothing since it started."""
