@@ -64,11 +64,12 @@ def cmd_say(args) -> int:
 
 def cmd_prompts_render(args) -> int:
     from tts import PromptCache, get_synthesizer, load_prompts
+    from tts.prompt_cache import PLACEHOLDER
 
     s = get_settings()
     cache = PromptCache(s.data_dir, get_synthesizer(args.engine, args.voice), args.rate or s.tts.rate)
     start = time.perf_counter()
-    static = {k: v for k, v in load_prompts(args.language).items() if "{" not in v}  # filled-in ones vary per call
+    static = {k: v for k, v in load_prompts(args.language).items() if not PLACEHOLDER.search(v)}  # filled-in vary
     paths = cache.render_all(static)
     print(f"{len(paths)} prompts ready in {cache.dir} ({time.perf_counter() - start:.1f} s)")
     return 0
