@@ -42,6 +42,12 @@ class CallLog:
             call_id=self.call_id, seq=seq, speaker=speaker, text=text, state=state, intent=intent,
             confidence=confidence, latency_ms=latency_ms)))
 
+    def event(self, kind: str, state: str | None = None, **detail) -> None:
+        """Something that happened in the call (dtmf, no_input, no_match, barge_in, transfer_requested,
+        auth_success, auth_failure, lockout, repeat, ...); `detail` must hold no PIN digits."""
+        text = kind if not detail else f"{kind} {detail}"
+        self.turn("event", text, state)
+
     def reopen(self) -> None:
         """The call goes on after all (a refused transfer)."""
         self._update_call(ended_at=None, outcome=None, transfer_reason=None)
