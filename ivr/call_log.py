@@ -1,29 +1,33 @@
-"""Stores a call and each turn as it happens, one short transaction per turn.
+"""The one writer of a call's record: the call row, its turns and its events, committed as they happen.
 
 Writes go in order through the call's own writer thread, so that a reply is never held up by a database commit
-(7 prompts of a transaction list cost ~80 ms of fsyncs on SQLite). `close()` waits until all are stored.
+(7 prompts of a transaction list cost ~80 ms of fsyncs on SQLite). A caller turn is stored once, complete: it
+waits for `complete_turn` (latency, timings and recording offsets, known when the reply starts to play), or
+for the next caller turn or the end of the call. `close()` waits until everything is stored.
 """
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Call, Turn
+from models import Call, CallEvent, EventKind, Turn
 
 log = logging.getLogger(__name__)
 
 
 class CallLog:
-    def __init__(self, sessions: sessionmaker, ani: str | None, channel: str = "sip"):
-        self.sessions = sessions
+    def __init__(self, sessions: sessionmaker, ani: str | None, channel: str = "sip", clock=time.monotonic):
+        self.sessions, self.clock = sessions, clock
+        self.t0 = clock()            # offsets (start_ms, at_ms) count from here: the start of the recording
         self._seq = 0
-        self._last_caller_seq: int | None = None
+        self._pending: dict | None = None   # the caller turn waiting for its timings
+        self._lock = threading.Lock()
         with sessions.begin() as s:
             call = Call(ani=ani, channel=channel)
             s.add(call)
@@ -33,35 +37,40 @@ class CallLog:
         self._writer = threading.Thread(target=self._write, name=f"call-log-{self.call_id}", daemon=True)
         self._writer.start()
 
+    def offset_ms(self, at: float | None = None) -> float:
+        return round(((self.clock() if at is None else at) - self.t0) * 1000, 1)
+
+    # -- what happened ------------------------------------------------------------------------------------
     def turn(self, speaker: str, text: str, state: str | None = None, intent: str | None = None,
-             confidence: float | None = None, latency_ms: float | None = None) -> None:
-        self._seq += 1
-        if speaker == "caller":
-            self._last_caller_seq = self._seq
-        self._submit(lambda s, seq=self._seq: s.add(Turn(
-            call_id=self.call_id, seq=seq, speaker=speaker, text=text, state=state, intent=intent,
-            confidence=confidence, latency_ms=latency_ms)))
-
-    def event(self, kind: str, state: str | None = None, **detail) -> None:
-        """Something that happened in the call (dtmf, no_input, no_match, barge_in, transfer_requested,
-        auth_success, auth_failure, lockout, repeat, ...); `detail` must hold no PIN digits."""
-        text = kind if not detail else f"{kind} {detail}"
-        self.turn("event", text, state)
-
-    def reopen(self) -> None:
-        """The call goes on after all (a refused transfer)."""
-        self._update_call(ended_at=None, outcome=None, transfer_reason=None)
-
-    def set_latency(self, latency_ms: float, timings_json: str) -> None:
-        """Attach the measured response time (end of caller speech -> first IVR audio) to the caller's turn."""
-        if self._last_caller_seq is None:
+             confidence: float | None = None, slots: dict | None = None, **fields) -> None:
+        """Store a turn; a caller turn is held until `complete_turn` (or the next caller turn, or the end)."""
+        if speaker == "event":  # TODO(session): callers still using the old form
+            kind = {"no input": "no_input", "caller hung up": "caller_hangup"}.get(text, "no_match")
+            self.event(kind, state, text=text)
             return
+        with self._lock:
+            row = dict(call_id=self.call_id, seq=self._next_seq(), speaker=speaker, text=text, state=state,
+                       intent=intent, confidence=confidence, slots=slots or None, **fields)
+            if speaker != "caller":
+                self._submit_row(Turn, row)
+                return
+            self._flush_pending()
+            self._pending = row
 
-        def store(s: Session, seq: int = self._last_caller_seq) -> None:
-            turn = s.scalars(select(Turn).where(Turn.call_id == self.call_id, Turn.seq == seq)).one()
-            turn.latency_ms, turn.timings = round(latency_ms, 1), timings_json
+    def complete_turn(self, **fields) -> None:
+        """Add timings (latency_ms, timings, start_ms, end_ms) to the caller turn and store it."""
+        with self._lock:
+            if self._pending is not None:
+                self._pending.update(fields)
+                self._flush_pending()
 
-        self._submit(store)
+    def event(self, kind: str, state: str | None = None, at: float | None = None, **detail) -> None:
+        """Something that happened (see models.EventKind); `detail` must hold no PIN digits."""
+        EventKind(kind)  # an unknown kind is a programming error: fail where it is made
+        with self._lock:
+            row = dict(call_id=self.call_id, seq=self._next_seq(), kind=kind, state=state,
+                       at_ms=self.offset_ms(at), detail=detail or None)
+            self._submit_row(CallEvent, row)
 
     def set_recording(self, path: str) -> None:
         self._update_call(recording_path=path)
@@ -69,15 +78,37 @@ class CallLog:
     def end(self, outcome: str, reason: str | None = None, customer_id: int | None = None) -> None:
         self._update_call(ended_at=datetime.now(), outcome=outcome, transfer_reason=reason, customer_id=customer_id)
 
+    def reopen(self) -> None:
+        """The call goes on after all (a refused transfer)."""
+        self._update_call(ended_at=None, outcome=None, transfer_reason=None)
+
+    # -- lifetime -----------------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Wait until everything logged so far is committed."""
+        """Wait until everything logged so far is committed (a held caller turn included)."""
+        with self._lock:
+            self._flush_pending()
         self._jobs.join()
 
     def close(self) -> None:
         """Store what is queued and stop the writer (idempotent)."""
+        with self._lock:
+            self._flush_pending()
         if self._writer.is_alive():
             self._jobs.put(None)
             self._writer.join()
+
+    # -- the writer ---------------------------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _flush_pending(self) -> None:
+        if self._pending is not None:
+            self._submit_row(Turn, self._pending)
+            self._pending = None
+
+    def _submit_row(self, model, row: dict) -> None:
+        self._submit(lambda s: s.add(model(**row)))
 
     def _update_call(self, **values) -> None:
         def store(s: Session) -> None:

@@ -1,6 +1,6 @@
 """Storage: SQLAlchemy 2 models and sessions. SQLite by default, PostgreSQL in production."""
 from .bank import Account, Card, Customer, Transaction
-from .calls import Call, Turn
+from .calls import Call, CallEvent, Channel, EventKind, Outcome, Speaker, Turn
 from .db import Base, make_engine, session_factory
 
-__all__ = ["Account", "Base", "Call", "Card", "Customer", "Transaction", "Turn", "make_engine", "session_factory"]
+__all__ = ["Account", "Base", "Call", "CallEvent", "Card", "Channel", "EventKind", "Outcome", "Speaker", "Customer", "Transaction", "Turn", "make_engine", "session_factory"]

@@ -1,39 +1,104 @@
-"""Every call and each of its turns and events, committed as they happen."""
+"""Every call, each of its turns and events, committed as they happen (one writer: ivr/call_log.py)."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
 
 
+class Channel(enum.StrEnum):
+    sip = "sip"
+    chat = "chat"
+    imported = "import"
+
+
+class Outcome(enum.StrEnum):
+    completed = "completed"
+    transferred = "transferred"
+    caller_hangup = "caller_hangup"
+    failed = "failed"
+
+
+class Speaker(enum.StrEnum):
+    caller = "caller"
+    ivr = "ivr"
+    agent = "agent"
+
+
+class EventKind(enum.StrEnum):
+    dtmf = "dtmf"                              # keys, PIN digits masked
+    no_input = "no_input"
+    no_match = "no_match"
+    barge_in = "barge_in"
+    repeat = "repeat"
+    auth_success = "auth_success"
+    auth_failure = "auth_failure"
+    lockout = "lockout"
+    transfer_requested = "transfer_requested"
+    transfer_accepted = "transfer_accepted"
+    transfer_refused = "transfer_refused"
+    hold = "hold"
+    resume = "resume"
+    caller_hangup = "caller_hangup"
+
+
+def _enum(cls: type[enum.Enum], length: int) -> Enum:
+    """Stored as its value in a plain string column (portable across SQLite and PostgreSQL), checked in Python."""
+    return Enum(cls, native_enum=False, create_constraint=False, length=length, validate_strings=True,
+                values_callable=lambda members: [m.value for m in members])
+
+
 class Call(Base):
     __tablename__ = "calls"
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16), default="sip")     # sip | chat
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, 16), default=Channel.sip)
     ani: Mapped[str | None] = mapped_column(String(32))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     started_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
-    outcome: Mapped[str | None] = mapped_column(String(20))    # completed | transferred | caller_hangup | failed
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, 20))
     transfer_reason: Mapped[str | None] = mapped_column(String(64))
     recording_path: Mapped[str | None] = mapped_column(String(400))
     turns: Mapped[list[Turn]] = relationship(back_populates="call", order_by="Turn.seq")
+    events: Mapped[list[CallEvent]] = relationship(back_populates="call", order_by="CallEvent.seq")
 
 
 class Turn(Base):
+    """One thing said: a caller turn stored once, complete; an IVR prompt stored as it was heard."""
     __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_turns_call_seq"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
-    speaker: Mapped[str] = mapped_column(String(8))             # caller | ivr | event
+    seq: Mapped[int] = mapped_column(Integer)                   # shared with the call's events: one timeline
+    speaker: Mapped[Speaker] = mapped_column(_enum(Speaker, 8))
     state: Mapped[str | None] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)                     # "[PIN]" for anything said or keyed at a PIN
     intent: Mapped[str | None] = mapped_column(String(32))
     confidence: Mapped[float | None] = mapped_column(Float)
+    slots: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))            # what was understood (never PIN digits)
+    start_ms: Mapped[float | None] = mapped_column(Float)       # offsets into the call's recording
+    end_ms: Mapped[float | None] = mapped_column(Float)
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False)  # IVR prompt cut by barge-in at end_ms
     latency_ms: Mapped[float | None] = mapped_column(Float)     # end of caller speech -> first audio out
-    timings: Mapped[str | None] = mapped_column(Text)           # JSON breakdown: hangover, asr, dialog, tts, media
+    timings: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))          # breakdown: endpoint, asr, dialog, tts, media
     at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     call: Mapped[Call] = relationship(back_populates="turns")
+
+
+class CallEvent(Base):
+    """Something that happened in a call, written as it happens."""
+    __tablename__ = "call_events"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_call_events_call_seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, 24))
+    state: Mapped[str | None] = mapped_column(String(64))
+    at_ms: Mapped[float | None] = mapped_column(Float)          # offset into the call's recording
+    detail: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    call: Mapped[Call] = relationship(back_populates="events")
