@@ -60,6 +60,9 @@ class Recognizer(ABC):
     def transcribe_pcm16(self, pcm16: bytes, sample_rate: int, **kwargs) -> Transcript:
         return self.transcribe(resample(pcm16_to_float(pcm16), sample_rate, ASR_RATE), **kwargs)
 
+    def submit_pcm16(self, pcm16: bytes, sample_rate: int, **kwargs) -> Future[Transcript]:
+        return self._pool.submit(self.transcribe_pcm16, pcm16, sample_rate, **kwargs)
+
     def submit(self, audio: np.ndarray, **kwargs) -> Future[Transcript]:
         """Queue a transcription on the shared pool (what concurrent calls use)."""
         return self._pool.submit(self.transcribe, audio, **kwargs)

@@ -61,9 +61,12 @@ class Endpointer:
         self._silent_run = 0
         self._listening_since: int | None = None
 
-    def listen(self) -> None:
-        """Start waiting for the caller: a NoInput event fires if no speech starts in time."""
+    def listen(self, no_input_s: float | None = None) -> None:
+        """Start waiting for the caller: a NoInput event fires if no speech starts in time (`no_input_s`, else the
+        configured default)."""
         self._listening_since = self.frames_seen
+        seconds = self.cfg.no_input_s if no_input_s is None else no_input_s
+        self._no_input_frames = int(seconds * 1000 / self.cfg.frame_ms)
 
     def stop_listening(self) -> None:
         self._listening_since = None

@@ -61,17 +61,34 @@ class PortPool:
         self._idle: list[CallMediaPort] = []
         self._created = 0
 
-    def connect(self, call: pj.Call, on_frame, next_frame) -> CallMediaPort | None:
-        """Wire a port both ways to the call's active audio stream; None if the call has none yet."""
+    def acquire(self, on_frame, next_frame) -> CallMediaPort:
+        port = self._idle.pop() if self._idle else self._new_port()
+        port.attach(on_frame, next_frame)
+        return port
+
+    @staticmethod
+    def wire(call: pj.Call, port: CallMediaPort) -> str | None:
+        """Connect the port both ways to the call's audio stream, whatever re-INVITEs changed (a new stream, a new
+        RTP address). Returns the audio status: 'active', 'hold' (either side), or None when there is no audio."""
         info = call.getInfo()  # keep CallInfo alive while iterating its media (SWIG lifetime)
         for i, media in enumerate(info.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+            if media.type != pj.PJMEDIA_TYPE_AUDIO:
+                continue
+            if media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 stream = call.getAudioMedia(i)
-                port = self._idle.pop() if self._idle else self._new_port()
-                port.attach(on_frame, next_frame)
                 stream.startTransmit(port)
                 port.startTransmit(stream)
-                return port
+                return "active"
+            if media.status in (pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
+                return "hold"
+        return None
+
+    def connect(self, call: pj.Call, on_frame, next_frame) -> CallMediaPort | None:
+        """A port for a call that has active audio, wired both ways; None if the call has none yet."""
+        port = self.acquire(on_frame, next_frame)
+        if self.wire(call, port) == "active":
+            return port
+        self.release(port)
         return None
 
     def release(self, port: CallMediaPort) -> None:

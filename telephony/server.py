@@ -1,4 +1,4 @@
-"""`ivr serve`: a pjsua2 SIP endpoint that answers calls and runs each through a CallWorker."""
+"""`ivr serve`: a pjsua2 SIP endpoint that answers calls and runs each through a CallPipeline."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pjsua2 as pj
 
-from .call_worker import CallWorker
+from .call_pipeline import CallPipeline
 from .media import CallMediaPort, PortPool
 from .pj_thread import PjThread
 
@@ -41,7 +41,7 @@ class IvrCall(pj.Call):
     def __init__(self, server: "IvrServer", account: pj.Account, call_id: int):
         super().__init__(account, call_id)
         self.server = server
-        self.worker: CallWorker | None = None
+        self.worker: CallPipeline | None = None
         self.port: CallMediaPort | None = None
         self.rx_packets, self.rx_changed = -1, time.monotonic()
 
@@ -53,12 +53,17 @@ class IvrCall(pj.Call):
             self.server.forget(self)
 
     def onCallMediaState(self, prm):
-        if self.port is not None:
-            return
+        """First answer, hold, resume, or any re-INVITE/UPDATE: (re)wire the media port to the audio stream."""
         worker = self.worker  # not self: the port must not keep the call alive
-        self.port = self.server.ports.connect(self, worker.on_caller_frame, worker.next_frame)
-        if self.port is not None:
-            worker.start()
+        if worker is None:
+            return
+        if self.port is None:
+            self.port = self.server.ports.connect(self, worker.on_caller_frame, worker.next_frame)
+            if self.port is not None:
+                worker.start()
+            return
+        status = self.server.ports.wire(self, self.port)
+        worker.on_hold(status == "hold")
 
     def onDtmfDigit(self, prm):  # RFC 2833 telephone-events and SIP INFO
         if self.worker:
@@ -132,7 +137,7 @@ class IvrServer:
             return
         info = call.getInfo()
         ani = uri_user(info.remoteUri)
-        call.worker = CallWorker(self.services, ani, hangup=lambda c=call: self.pj.call_soon(lambda: self._hangup(c)),
+        call.worker = CallPipeline(self.services, ani, hangup=lambda c=call: self.pj.call_soon(lambda: self._hangup(c)),
                                  transfer=lambda action, c=call: self.pj.call_soon(lambda: self._refer(c, action)),
                                  recording_dir=self.recordings)
         self.calls[prm.callId] = call
@@ -176,6 +181,8 @@ class IvrServer:
             self._release_call(call)
         del done  # the last references go here, on the pj thread
         for call in list(self.calls.values()):
+            if call.worker is not None and call.worker.held:
+                continue  # a caller on hold may send no RTP at all
             if call.rtp_silent_for() > self.cfg.rtp_timeout_s:
                 log.warning("call %s: no RTP for %.0f s, hanging up", call.getId(), self.cfg.rtp_timeout_s)
                 call.worker.on_hangup()

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pjsua2 as pj
+import soundfile as sf
 
 from asr.vad import Endpointer, SpeechStarted, Utterance, split_utterances
 from config import IvrError, Settings
 
-from .audio_buffers import FRAME_BYTES, RATE, SILENCE, OutgoingAudio, StereoRecorder
+from .audio_buffers import FRAME_BYTES, RATE, SILENCE, OutgoingAudio, Playback
 from .media import PortPool
 from .pj_thread import PjThread
 
@@ -25,6 +26,36 @@ NOTHING_S = 5.0        # ...or when it has said nothing at all for this long
 class Step:
     kind: str          # say | dtmf | play | wait
     value: str
+
+
+class StereoRecorder:
+    """What the softphone sent (left) and heard (right), in memory, frame-aligned by the media clock."""
+
+    def __init__(self):
+        self._left: list[bytes] = []
+        self._right: list[bytes] = []
+        self._lock = threading.Lock()
+
+    def caller(self, frame: bytes) -> None:
+        with self._lock:
+            self._left.append(frame)
+
+    def ivr(self, frame: bytes) -> None:
+        with self._lock:
+            self._right.append(frame)
+
+    def heard(self) -> bytes:
+        with self._lock:
+            return b"".join(self._right)
+
+    def write(self, path: Path) -> Path:
+        with self._lock:
+            n = max(len(self._left), len(self._right))
+            left = np.frombuffer(b"".join(self._left).ljust(n * FRAME_BYTES, b"\x00"), dtype="<i2")
+            right = np.frombuffer(b"".join(self._right).ljust(n * FRAME_BYTES, b"\x00"), dtype="<i2")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), np.stack([left, right], axis=1), RATE, subtype="PCM_16")
+        return path
 
 
 class _Phone(pj.Call):
@@ -93,6 +124,12 @@ class Softphone:
                 return
             time.sleep(0.02)
 
+    def _send(self, pcm: bytes) -> None:
+        playback = Playback()
+        self.out.push(pcm, playback)
+        self.out.finish(playback)
+        self.wait_sent()
+
     def wait_sent(self) -> None:
         while self.out.pending and not self.ended.is_set():
             time.sleep(0.02)
@@ -139,14 +176,12 @@ class Softphone:
                     self.wait_ivr_quiet(since=self._step_time(log))
                 at = round(time.monotonic() - self.t0, 3)
                 if step.kind == "say":
-                    self.out.push(voice.synthesize(step.value, RATE))
-                    self.out.finish()
+                    self._send(voice.synthesize(step.value, RATE))
                     self.wait_sent()
                 elif step.kind == "play":
                     from asr.audio import float_to_pcm16, load_audio
 
-                    self.out.push(float_to_pcm16(load_audio(step.value, RATE)))
-                    self.out.finish()
+                    self._send(float_to_pcm16(load_audio(step.value, RATE)))
                     self.wait_sent()
                 elif step.kind == "dtmf":
                     phone.run(lambda d=step.value: holder["call"].dialDtmf(d))
@@ -168,8 +203,7 @@ class Softphone:
 
     def heard_prompts(self, recognizer) -> list[dict]:
         """The IVR's side, split at pauses and transcribed."""
-        with self.recorder._lock:
-            pcm = b"".join(self.recorder._right)
+        pcm = self.recorder.heard()
         vad = self.settings.vad.model_copy(update={"hangover_ms": 700, "max_utterance_s": 28.0})
         out = []
         for utt in split_utterances(pcm, vad, RATE):

@@ -1,0 +1,97 @@
+"""The recorder stage: both directions of a call, caller left and IVR right, streamed to a WAV file as the call
+goes. The WAV header is rewritten every `sync_s`, so a crash leaves a playable recording up to its last second.
+The caller side is muted while a PIN is entered: no PIN is ever in a recording."""
+from __future__ import annotations
+
+import struct
+import threading
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from .audio_buffers import FRAME_BYTES, FRAME_MS, RATE, SILENCE
+
+BACKLOG_FRAMES = 5   # caller frames waiting for an IVR tick beyond this are written with a silent IVR side
+
+
+def wav_header(data_bytes: int, rate: int = RATE, channels: int = 2) -> bytes:
+    block = channels * 2
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * block, block, 16)
+            + b"data" + struct.pack("<I", data_bytes))
+
+
+class StreamingRecorder:
+    """`caller(frame)` and `ivr(frame)` come from the media clock thread; a writer thread does the disk work."""
+
+    def __init__(self, path: Path, sync_s: float = 1.0):
+        self.path = path
+        self.mute_caller = False
+        self._caller: deque[bytes] = deque()
+        self._pending: list[bytes] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._sync_s = sync_s
+        self.frames = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "wb")  # noqa: SIM115 - owned by the writer thread until close()
+        self._file.write(wav_header(0))
+        self._file.flush()
+        self._writer = threading.Thread(target=self._write_loop, name=f"rec-{path.stem}", daemon=True)
+        self._writer.start()
+
+    # media clock thread: queue only
+    def caller(self, frame: bytes) -> None:
+        with self._lock:
+            self._caller.append(SILENCE if self.mute_caller else frame)
+            while len(self._caller) > BACKLOG_FRAMES:   # the IVR side is not being clocked (e.g. on hold)
+                self._pending.append(self._caller.popleft() + SILENCE)
+
+    def ivr(self, frame: bytes | None) -> None:
+        with self._lock:
+            left = self._caller.popleft() if self._caller else SILENCE
+            self._pending.append(left + (frame or SILENCE))
+
+    @property
+    def seconds(self) -> float:
+        return self.frames * FRAME_MS / 1000
+
+    def close(self) -> Path:
+        """Write what is left and a final header (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return self.path
+            self._closed = True
+        self._wake.set()
+        self._writer.join()
+        return self.path
+
+    def _write_loop(self) -> None:
+        while True:
+            closing = self._wake.wait(self._sync_s)
+            with self._lock:
+                batch, self._pending = self._pending, []
+                closing = closing and self._closed
+            if batch:
+                self._file.write(b"".join(_interleave(f) for f in batch))
+                self.frames += len(batch)
+            self._sync_header()
+            if closing:
+                self._file.close()
+                return
+
+    def _sync_header(self) -> None:
+        data = self.frames * FRAME_BYTES * 2
+        self._file.seek(0)
+        self._file.write(wav_header(data))
+        self._file.seek(0, 2)
+        self._file.flush()
+
+
+def _interleave(pair: bytes) -> bytes:
+    """left+right mono frames -> one stereo frame."""
+    left = np.frombuffer(pair[:FRAME_BYTES], dtype="<i2")
+    right = np.frombuffer(pair[FRAME_BYTES:], dtype="<i2")
+    return np.stack([left, right], axis=1).tobytes()

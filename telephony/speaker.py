@@ -1,0 +1,87 @@
+"""The speaker stage: plays Say actions in order (prompt cache first, else streamed synthesis) into the outgoing
+audio. A barge-in cancels what was queued when it happened, and only that: the next reply always plays."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+from .audio_buffers import RATE, OutgoingAudio, Playback
+
+
+class Speaker(threading.Thread):
+    def __init__(self, synth, cache, out: OutgoingAudio, clock=time.monotonic):
+        super().__init__(name="speaker", daemon=True)
+        self.synth, self.cache, self.out, self.clock = synth, cache, out, clock
+        self._jobs: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._active: list[tuple[Playback, threading.Event]] = []   # said, not yet over
+        self.first_chunk_ms: float | None = None
+
+    def say(self, item) -> Playback:
+        """Queue one Say; the Playback tells how much of it the caller heard."""
+        playback = Playback(item.text, getattr(item, "state", "") or "", item.interruptible)
+        cancel = threading.Event()
+        with self._lock:
+            self._active.append((playback, cancel))
+        self._jobs.put((item, playback, cancel))
+        return playback
+
+    @property
+    def speaking(self) -> bool:
+        """Something said is still being synthesized or played."""
+        with self._lock:
+            self._active = [(pb, c) for pb, c in self._active if not pb.over]
+            return bool(self._active)
+
+    @property
+    def interruptible(self) -> bool:
+        """Whether what the caller hears now (else what comes next) may be cut."""
+        playing = self.out.playing_interruptible()
+        if playing is not None:
+            return playing
+        with self._lock:
+            waiting = [pb for pb, _ in self._active if not pb.over]
+        return waiting[0].interruptible if waiting else True
+
+    def barge_in(self) -> int:
+        """Cut every interruptible prompt said so far (playing, queued or being synthesized); return the number of
+        frames dropped. A legal notice plays on; prompts said after this call are not affected."""
+        with self._lock:
+            cut = [(pb, cancel) for pb, cancel in self._active if pb.interruptible and not pb.over]
+        for _, cancel in cut:
+            cancel.set()
+        return self.out.cut([pb for pb, _ in cut])
+
+    def silence(self) -> None:
+        """The call is over: cut everything, legal notices too (what was heard so far is reported)."""
+        with self._lock:
+            cut = list(self._active)
+        for _, cancel in cut:
+            cancel.set()
+        self.out.cut([pb for pb, _ in cut])
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            item, playback, cancel = job
+            if not cancel.is_set():
+                self._play(item.text, playback, cancel)
+            self.out.finish(playback)
+
+    def _play(self, text: str, playback: Playback, cancel: threading.Event) -> None:
+        start = self.clock()
+        pcm = self.cache.get(text) if self.cache else None
+        if pcm is not None:
+            self.first_chunk_ms = (self.clock() - start) * 1000
+            self.out.push(pcm, playback)
+            return
+        first = True
+        for chunk in self.synth.stream(text, RATE, cancel):
+            if cancel.is_set():
+                return
+            if first:
+                self.first_chunk_ms, first = (self.clock() - start) * 1000, False
+            self.out.push(chunk, playback)
