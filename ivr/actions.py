@@ -7,8 +7,6 @@ from typing import Callable
 
 from tts.normalize import date_to_words, money_to_words
 
-from .slots import parse_digits
-
 ACTIONS: dict[str, Callable] = {}
 OTHER = {"checking": "savings", "savings": "checking"}
 
@@ -26,18 +24,25 @@ def money(amount: Decimal | str) -> str:
     return money_to_words(f"{Decimal(amount):.2f}")
 
 
+def _identified(ctx, customer) -> str:
+    ctx.set_customer(customer)
+    if customer is None:
+        return "not_found"
+    if customer.locked:  # locked in an earlier call: say so before asking for a PIN
+        ctx.vars["locked"] = True
+        ctx.event("auth_failure", reason="locked")
+        return "locked"
+    return "found"
+
+
 @action
 def identify_by_ani(ctx) -> str:
-    customer = ctx.bank.customer_by_ani(ctx.ani) if ctx.ani else None
-    ctx.set_customer(customer)
-    return "found" if customer else "not_found"
+    return _identified(ctx, ctx.bank.customer_by_ani(ctx.ani) if ctx.ani else None)
 
 
 @action
 def lookup_account(ctx) -> str:
-    customer = ctx.bank.customer_by_account(ctx.slots.pop("digits", ""))
-    ctx.set_customer(customer)
-    return "found" if customer else "not_found"
+    return _identified(ctx, ctx.bank.customer_by_account(ctx.slots.pop("digits", "")))
 
 
 @action
@@ -46,6 +51,11 @@ def verify_pin(ctx) -> str:
     result = ctx.bank.verify_pin(ctx.customer.id, pin)
     if result == "ok":
         ctx.authenticated = True
+        ctx.event("auth_success")
+    elif result == "wrong":
+        ctx.event("auth_failure", reason="wrong_pin")
+    else:
+        ctx.event("lockout")
     ctx.vars["locked"] = result == "locked"
     return result
 
@@ -63,7 +73,10 @@ def read_balance(ctx) -> str:
     ctx.require_auth()
     wanted = ctx.slots.pop("account", None)
     accounts = ctx.bank.accounts(ctx.customer.id)
-    chosen = [a for a in accounts if a.kind == wanted] or accounts
+    chosen = [a for a in accounts if a.kind == wanted]
+    if wanted and not chosen:
+        ctx.speak("no_such_account", kind=wanted)
+    chosen = chosen or accounts
     for a in chosen:
         ctx.speak("balance_line", kind=a.kind, last4=spaced(a.last4), balance=money(a.balance))
     ctx.tasks.append("check_balance")
@@ -73,8 +86,10 @@ def read_balance(ctx) -> str:
 @action
 def read_transactions(ctx) -> str:
     ctx.require_auth()
-    kind = ctx.slots.pop("account", None) or "checking"
+    kind = ctx.slots.pop("account", None)
     accounts = {a.kind: a for a in ctx.bank.accounts(ctx.customer.id)}
+    if kind and kind not in accounts:
+        ctx.speak("no_such_account", kind=kind)
     acct = accounts.get(kind) or next(iter(accounts.values()))
     rows = ctx.bank.transactions(ctx.customer.id, acct.kind, 5)
     if not rows:
@@ -104,8 +119,7 @@ def choose_card(ctx) -> str:
     if len(cards) == 1:
         _select_card(ctx, cards[0])
         return "one"
-    options = [f"For your {c.kind} card ending {spaced(c.last4)}, say {c.kind} or press {i}." for i, c in
-               enumerate(cards, 1)]
+    options = [ctx.text("card_option", kind=c.kind, last4=spaced(c.last4), key=i) for i, c in enumerate(cards, 1)]
     ctx.vars["card_options"] = " ".join(options)
     return "several"
 
@@ -116,14 +130,13 @@ def _select_card(ctx, card) -> None:
 
 @action
 def pick_card(ctx) -> str:
-    said = str(ctx.slots.pop("card", "")).lower()
+    """The card answer is the card's option number ('1', '2'...), spoken or keyed (ivr/slots.py pick_card)."""
+    key = str(ctx.slots.pop("card", ""))
     cards = ctx.vars.get("cards", [])
-    digits = parse_digits(said) or ""
-    for i, c in enumerate(cards, 1):
-        if c.kind in said or digits in (str(i), c.last4):
-            _select_card(ctx, c)
-            return "ok"
-    return "unknown"
+    if not key.isdigit() or not 1 <= int(key) <= len(cards):
+        return "unknown"
+    _select_card(ctx, cards[int(key) - 1])
+    return "ok"
 
 
 @action
@@ -147,7 +160,11 @@ def start_transfer(ctx) -> str:
         src, dst = src or OTHER[dst], dst or OTHER[src]
         ctx.vars.update(from_account=src, to_account=dst)
     if "amount" in ctx.slots:
-        _set_amount(ctx, ctx.slots.pop("amount"))
+        amount = Decimal(ctx.slots.pop("amount"))
+        if amount > 0:
+            _set_amount(ctx, f"{amount:.2f}")
+        else:  # refused before any read-back; the amount prompt follows
+            ctx.speak("amount_not_valid")
     return "ok"
 
 
@@ -157,7 +174,14 @@ def _set_amount(ctx, amount: str) -> None:
 
 @action
 def set_amount(ctx) -> str:
-    amount = Decimal(ctx.slots.pop("amount"))
+    """The amount answer: a decimal string, 'everything' (the available balance, read back like any amount)
+    or 'ambiguous' ('one fifty': asked again)."""
+    said = ctx.slots.pop("amount")
+    if said == "ambiguous":
+        return "ambiguous"
+    if said == "everything":
+        said = next(a.balance for a in ctx.bank.accounts(ctx.customer.id) if a.kind == ctx.vars["from_account"])
+    amount = Decimal(said)
     if amount <= 0:
         return "too_small"
     _set_amount(ctx, f"{amount:.2f}")

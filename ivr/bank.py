@@ -22,6 +22,7 @@ MAX_PIN_ATTEMPTS = 3
 class CustomerInfo:
     id: int
     name: str
+    locked: bool = False         # telephone banking locked (too many wrong PINs)
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,12 @@ class SqlBank:
             return None
         with self.sessions() as s:
             c = s.scalar(select(Customer).where(Customer.ani == norm))
-            return CustomerInfo(c.id, c.name) if c else None
+            return CustomerInfo(c.id, c.name, c.phone_locked) if c else None
 
     def customer_by_account(self, number: str) -> CustomerInfo | None:
         with self.sessions() as s:
             a = s.scalar(select(Account).where(Account.number == number))
-            return CustomerInfo(a.customer.id, a.customer.name) if a else None
+            return CustomerInfo(a.customer.id, a.customer.name, a.customer.phone_locked) if a else None
 
     def verify_pin(self, customer_id: int, pin: str) -> str:
         with self.sessions.begin() as s:

@@ -1,5 +1,5 @@
 """`ivr chat`: a text-mode call. Each input line is what the caller says; `dtmf:DIGITS` keys digits;
-`silence` is a no-input turn; end of input is a hang-up."""
+`silence` is a no-input turn; end of input is a hang-up. Each prompt is recorded as it is printed (heard)."""
 from __future__ import annotations
 
 from typing import TextIO
@@ -24,17 +24,19 @@ def run_chat(app, ani: str | None, inp: TextIO, out: TextIO, err: TextIO) -> str
     app.require_schema()
     call_log = CallLog(app.sessions, ani, channel="chat")
     try:
-        return _converse(app.new_session(ani, call_log), inp, out, err)
+        return _converse(app.new_session(ani, call_log), inp, out, err, call_log)
     finally:
         call_log.close()
 
 
-def _converse(session, inp: TextIO, out: TextIO, err: TextIO) -> str:
+def _converse(session, inp: TextIO, out: TextIO, err: TextIO, call_log: CallLog | None = None) -> str:
     actions = session.start()
     while True:
         for a in actions:
             if isinstance(a, Say):
                 print(f"IVR: {a.text}", file=out, flush=True)
+                if call_log:
+                    call_log.turn("ivr", a.text, a.state)
         if session.done:
             print(f"END: {session.outcome}", file=out, flush=True)
             return session.outcome

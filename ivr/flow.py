@@ -11,7 +11,9 @@ OUTCOMES = ("completed", "failed")
 DTMF_KEYS = set("0123456789*#")
 REPEAT = "@repeat"
 STATE_FIELDS = {"say", "action", "prompt", "reprompts", "expect", "confirm", "digits", "sensitive", "dtmf",
-                "skip_if", "on", "next", "end", "transfer", "retry_on", "interruptible", "hints", "timeout_s"}
+                "skip_if", "on", "next", "end", "transfer", "retry_on", "interruptible", "hints", "timeout_s",
+                "correct", "digit_timeout_s"}
+CONFIRM = ("yes", "no")
 
 
 @dataclass
@@ -35,6 +37,13 @@ class State:
     interruptible: bool = True
     hints: list[str] = field(default_factory=list)
     timeout_s: float | None = None
+    correct: list[str] = field(default_factory=list)  # states whose answer, said here, corrects what is confirmed
+    digit_timeout_s: dict[str, float] = field(default_factory=dict)  # {between_keys: s, after_min: s}
+
+    @property
+    def confirming(self) -> bool:
+        """Asks the caller to say yes or no (a read-back, 'anything else?')."""
+        return self.expect == "confirm" or self.confirm
 
 
 @dataclass
@@ -46,6 +55,13 @@ class Flow:
     dtmf_globals: dict[str, str]
     max_failures: int
     agent_state: str
+    requests: str | None = None            # the state whose intents are tasks a caller may ask for anywhere
+    transfer_failed_state: str | None = None   # where a call goes on when the agent transfer was refused
+    frustration_state: str | None = None   # where an exasperated caller goes ("this is useless")
+
+    @property
+    def tasks(self) -> dict[str, str]:
+        return self.states[self.requests].on if self.requests else {}
 
 
 class FlowError(IvrError):
@@ -57,15 +73,17 @@ def _as_list(value) -> list[str]:
 
 
 def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
-              actions: set[str] | None = None) -> Flow:
-    """Parse and check a flow file: every target state, prompt and action must exist."""
+              actions: set[str] | None = None, intents: set[str] | None = None) -> Flow:
+    """Parse and check a flow file: every target state, prompt, action and intent must exist."""
     from tts import load_prompts
 
     from .actions import ACTIONS
+    from .nlu import intent_names
 
     path = path or CONFIG_DIR / "flows" / "banking.yaml"
     prompts = prompts if prompts is not None else load_prompts("en")
     actions = actions if actions is not None else set(ACTIONS)
+    intents = intents if intents is not None else intent_names()
     try:
         data = load_yaml(path, "flow")
     except IvrError as err:
@@ -86,12 +104,16 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
             fail(where, f"unknown field {sorted(unknown)[0]!r}")
         st = State(name=name)
         for key, value in spec.items():
-            if key in ("say", "reprompts", "hints"):
+            if key in ("say", "reprompts", "hints", "correct"):
                 value = _as_list(value)
             elif key == "digits":
                 if not isinstance(value, dict) or not {"min", "max"} <= set(value):
                     fail(f"{where} field 'digits'", "expected {min: N, max: M}")
                 value = (int(value["min"]), int(value["max"]))
+            elif key == "digit_timeout_s":
+                if not isinstance(value, dict) or not set(value) <= {"between_keys", "after_min"}:
+                    fail(f"{where} field 'digit_timeout_s'", "expected {between_keys: S, after_min: S}")
+                value = {k: float(v) for k, v in value.items()}
             elif key in ("on", "dtmf", "retry_on"):
                 if not isinstance(value, dict):
                     fail(f"{where} field {key!r}", "expected a mapping")
@@ -130,6 +152,12 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
             check_state(f"{where} field 'on.{outcome}'", target)
         if st.next:
             check_state(f"{where} field 'next'", st.next)
+        for target in st.correct:
+            check_state(f"{where} field 'correct'", target)
+        if st.expect == "intent":
+            for intent in list(st.on) + list(st.dtmf.values()):
+                if intent not in intents and not (st.confirm and intent in CONFIRM):
+                    fail(f"{where} field 'on.{intent}'", f"unknown intent {intent!r} (config/intents/en.yaml)")
         if not (st.expect or st.on or st.next or st.end or st.transfer):
             fail(where, "leads nowhere: give 'next', 'on', 'end', 'transfer' or 'expect'")
 
@@ -141,5 +169,16 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
     glob = {str(k): str(v) for k, v in (data.get("globals") or {}).items()}
     for intent, target in glob.items():
         check_state(f"field 'globals.{intent}'", target)
+    for intent in glob:
+        if intent not in intents:
+            fail(f"field 'globals.{intent}'", f"unknown intent {intent!r} (config/intents/en.yaml)")
     dtmf_glob = {str(k): str(v) for k, v in (data.get("dtmf_globals") or {}).items()}
-    return Flow(Path(path), start, states, glob, dtmf_glob, int(data.get("max_failures", 3)), agent)
+    for key, intent in dtmf_glob.items():
+        if intent not in glob:
+            fail(f"field 'dtmf_globals.{key}'", f"{intent!r} is not one of the globals")
+    extra = {}
+    for key in ("requests", "transfer_failed_state", "frustration_state"):
+        if data.get(key) is not None:
+            check_state(f"field {key!r}", str(data[key]))
+            extra[key] = str(data[key])
+    return Flow(Path(path), start, states, glob, dtmf_glob, int(data.get("max_failures", 3)), agent, **extra)

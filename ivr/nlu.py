@@ -8,10 +8,9 @@ from pathlib import Path
 
 from config import CONFIG_DIR, IvrError, get_settings, load_yaml
 
-from .slots import parse_accounts, parse_amount, parse_digits, parse_transfer_accounts, parse_yes_no, strip_disfluencies, strip_fillers
+from .slots import answer, parse_accounts, parse_amount, parse_digits, parse_transfer_accounts, strip_disfluencies, strip_fillers
+from .words import load_words, tokens
 
-INTENTS = ("check_balance", "recent_transactions", "report_lost_card", "transfer_funds", "branch_hours",
-           "speak_to_agent", "repeat", "goodbye")
 CONFIRM_STATE = "confirm"
 
 
@@ -25,20 +24,21 @@ class NluResult:
         return asdict(self)
 
 
-def extract_slots(text: str) -> dict:
+def extract_slots(text: str, language: str = "en") -> dict:
+    w = load_words(language)
     slots: dict = {}
-    low = text.lower()
-    if any(w in low for w in ("$", "dollar", "buck", "cent")):
-        amount = parse_amount(text)
+    toks = set(tokens(text))
+    if toks & (w.dollars | w.cents | {w.currency_symbol}):
+        amount = parse_amount(text, w)
         if amount:
             slots["amount"] = amount
-    elif (digits := parse_digits(text)) is not None:
+    elif (digits := parse_digits(text, w)) is not None:
         slots["digits"] = digits
-    accounts = parse_accounts(text)
+    accounts = parse_accounts(text, w)
     if accounts:
         slots["account"] = accounts[0]
-        if len(set(accounts)) > 1 or any(w in low.split() for w in ("from", "to", "into")):
-            slots["from_account"], slots["to_account"] = parse_transfer_accounts(text)
+        if len(set(accounts)) > 1 or toks & (w.from_words | w.to_words):
+            slots["from_account"], slots["to_account"] = parse_transfer_accounts(text, w)
     return slots
 
 
@@ -49,10 +49,13 @@ def load_intents(path: Path) -> dict:
     for name, spec in {**data["intents"], **data.get("confirm_intents", {})}.items():
         if not isinstance(spec, dict) or not spec.get("examples") or not all(isinstance(e, str) for e in spec["examples"]):
             raise IvrError(f"{path}: intent {name!r} needs a list of example strings under 'examples'")
-    unknown = set(data["intents"]) - set(INTENTS)
-    if unknown:
-        raise IvrError(f"{path}: unknown intents {sorted(unknown)}; known: {', '.join(INTENTS)}")
     return data
+
+
+def intent_names(path: Path = CONFIG_DIR / "intents" / "en.yaml") -> set[str]:
+    """The intents a language declares (its YAML is the only list), with the confirm-state yes/no."""
+    data = load_intents(path)
+    return set(data["intents"]) | set(data.get("confirm_intents", {}))
 
 
 class IntentClassifier:
@@ -60,6 +63,7 @@ class IntentClassifier:
         from .embedder import Embedder
 
         data = load_intents(path)
+        self.intents = tuple(data["intents"])
         self.threshold = float(data.get("threshold", 0.45))
         self.keywords = {kw.lower(): name for name, spec in data["intents"].items() for kw in spec.get("keywords", [])}
         self.embedder = Embedder.load(cache_dir or get_settings().data_dir / "models")
@@ -75,14 +79,15 @@ class IntentClassifier:
         clean = strip_fillers(text)
         slots = extract_slots(text)
         confirm = state == CONFIRM_STATE
-        if confirm and (yn := parse_yes_no(text)) and len(clean.split()) <= 4:
+        yn = answer(text) if confirm else None
+        if yn == "unsure":
+            return NluResult(None, 0.0, slots)
+        if yn and len(clean.split()) <= 4:
             return NluResult(yn, 1.0, slots)
         if not clean:
             return NluResult(None, 0.0, slots)
         if clean in self.keywords:
             return NluResult(self.keywords[clean], 1.0, slots)
-        if clean.isdigit() and clean == "0":
-            return NluResult("speak_to_agent", 1.0, slots)
         vec = self.embedder.encode([strip_disfluencies(text)])[0]
         sims = self._matrix @ vec
         best: dict[str, float] = {}
@@ -91,7 +96,7 @@ class IntentClassifier:
                 continue
             best[name] = max(best.get(name, -1.0), float(sim))
         intent, score = max(best.items(), key=lambda kv: kv[1])
-        if confirm and intent not in ("yes", "no") and (yn := parse_yes_no(text)):
+        if confirm and intent not in ("yes", "no") and yn:
             return NluResult(yn, round(max(score, 0.5), 3), slots)
         if score < self.threshold:
             return NluResult(None, round(max(score, 0.0), 3), slots)

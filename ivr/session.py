@@ -1,23 +1,28 @@
 """Per-call dialog session: caller events in, actions out. Transport-independent: the same session runs
-behind `ivr chat` (text) and behind a SIP call (telephony/)."""
+behind `ivr chat` (text) and behind a SIP call (telephony/).
+
+One turn: `understand(text)` says what the words mean here (no side effects; a call may ask early to end the
+caller's turn), then `handle(CallerSaid(text, conf, understanding=u))` acts on it. The session records caller
+turns and call events; the transport records each `Say` when it is actually heard (`ivr chat` when printed).
+
+Type-ahead: the `Say` that asks the question of the `Listen` after it has `question=True`. A transport that
+already holds input given for that Listen (a PIN keyed during the welcome notice) may skip those Says and
+deliver the input: the session is already in the Listen's state and takes it as the answer.
+"""
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .bank import BankBackend, CustomerInfo
+from .bank import BankBackend
+from .context import CallContext
 from .flow import REPEAT, Flow, State
-from .slots import parse_accounts, parse_amount, parse_digits, parse_yes_no
+from .understanding import Interpreter, Understanding
+from .words import load_words
 
 log = logging.getLogger(__name__)
 PIN_MASK = "[PIN]"
 DEFAULT_TIMEOUT_S = 6.0
-EARLY_END_CONFIDENCE = 0.65  # intent confidence that lets a turn end before the full hangover
-TRAILING_WORDS = frozenset(  # a turn that stops on one of these is not finished
-    "a an the my our your to of for from and or but with about in on at into is are was i i'd i'm like want "
-    "um uh er so because if than then".split())
-AMOUNT_UNITS = frozenset({"dollar", "dollars", "cent", "cents", "buck", "bucks"})
 
 
 # ---- caller events -------------------------------------------------------------------------------------
@@ -25,6 +30,7 @@ AMOUNT_UNITS = frozenset({"dollar", "dollars", "cent", "cents", "buck", "bucks"}
 class CallerSaid:
     text: str
     confidence: float = 1.0
+    understanding: Understanding | None = None   # from `understand()`; used if made for this state and text
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,9 @@ class CallerHungUp:
 @dataclass(frozen=True)
 class Say:
     text: str
-    prompt: str | None = None          # prompt name: static prompts come from the prompt cache
+    state: str = ""                    # the state it was said in
     interruptible: bool = True
+    question: bool = False             # asks what the next Listen waits for (type-ahead may skip it)
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class Listen:
     sensitive: bool = False            # PIN: mute the recording, mask the transcript
     max_digits: int | None = None
     min_digits: int | None = None
+    inter_digit_s: float = 3.0         # key entry: the wait between keys before the minimum length...
+    complete_digit_s: float = 1.5      # ...and after it
 
 
 @dataclass(frozen=True)
@@ -72,55 +81,21 @@ class Hangup:
     outcome: str
 
 
-class CallContext:
-    """What a call knows so far; bank actions (ivr/actions.py) read and extend it."""
-
-    def __init__(self, bank: BankBackend, ani: str | None):
-        self.bank, self.ani = bank, ani
-        self.customer: CustomerInfo | None = None
-        self.authenticated = False
-        self.slots: dict = {}
-        self.vars: dict = {}
-        self.tasks: list[str] = []
-        self.state = ""
-        self._speech: list[tuple[str, dict]] = []
-
-    def set_customer(self, customer: CustomerInfo | None) -> None:
-        self.customer, self.authenticated = customer, False
-
-    def require_auth(self) -> None:
-        if not (self.customer and self.authenticated):
-            raise PermissionError("account data requested before the caller was authenticated")
-
-    def speak(self, prompt: str, **values) -> None:
-        self._speech.append((prompt, values))
-
-    def take_speech(self) -> list[tuple[str, dict]]:
-        out, self._speech = self._speech, []
-        return out
-
-
-EXPECT_HINTS = {
-    "confirm": ["yes", "no", "that's right", "cancel"],
-    "digits": ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "zero", "oh"],
-    "account": ["checking", "savings"],
-    "amount": ["dollars", "cents", "hundred", "thousand"],
-    "card": ["debit", "credit"],
-}
-
-
 class DialogSession:
     def __init__(self, flow: Flow, bank: BankBackend, prompts: dict[str, str], nlu, ani: str | None = None,
-                 call_log=None, intent_hints: list[str] | None = None):
+                 call_log=None, intent_hints: list[str] | None = None, language: str = "en"):
         self.flow, self.prompts, self.nlu = flow, prompts, nlu
-        self.ctx = CallContext(bank, ani)
+        self.lex = load_words(language)
+        self.interpreter = Interpreter(flow, nlu, self.lex)
+        self.ctx = CallContext(bank, ani, prompts)
         self.log = call_log
         self.failures: dict[str, int] = {}
-        self.last_question: list[Say] = []
+        self.last_said: list[Say] = []      # what `repeat` says again: the last answer and question
         self.last_intent: str | None = None
+        self.task: str | None = None         # the task in hand (an intent of the flow's `requests` state)
+        self.pending: tuple[str, dict] | None = None  # a request made at a confirmation, served after it
         self.outcome: str | None = None
         self.intent_hints = intent_hints or []
-        self._last_nlu: tuple = (None, None, None)  # (text, nlu state, result)
 
     # -- public API -------------------------------------------------------------------------------------
     @property
@@ -132,127 +107,89 @@ class DialogSession:
         return self.outcome is not None
 
     def start(self) -> list:
-        return self._run(self.flow.start)
+        return self._respond(self._run(self.flow.start))
+
+    def understand(self, text: str, confidence: float = 1.0) -> Understanding:
+        """What `text` means in the current state, and whether it is already a whole answer; no side effects."""
+        return self.interpreter.understand(self.state, text, confidence, self.ctx, self.task)
+
+    def completes_turn(self, text: str) -> bool:
+        return self.understand(text).complete
 
     def handle(self, event) -> list:
         if self.done:
             return []
         st = self.state
         if isinstance(event, CallerHungUp):
-            self._record("event", "caller hung up")
+            self._event("caller_hangup")
             return self._finish("caller_hangup", [])
         if isinstance(event, NoInput):
-            self._record("event", "no input")
-            return self._failure(st)
+            self._event("no_input")
+            return self._respond(self._failure(st))
         if isinstance(event, CallerKeyed):
-            self._record("caller", PIN_MASK if st.sensitive else f"dtmf:{event.digits}")
-            value, is_global = self._from_dtmf(st, event.digits)
+            u = self.interpreter.keys(st, event.digits)
+            self._caller_turn(st, u, f"dtmf:{event.digits}", 1.0)
         else:
-            value, is_global = self._from_speech(st, event)
-        if is_global:
-            return self._global(value)
-        if value is None:
-            return self._failure(st)
-        return self._accept(st, value)
+            u = event.understanding
+            if u is None or u.state != st.name or u.text != event.text:
+                u = self.understand(event.text, event.confidence)
+            self._caller_turn(st, u, event.text, event.confidence)
+        return self._respond(self._decide(st, u))
 
     def transfer_failed(self) -> list:
-        """The agent transfer was refused: tell the caller and carry on in the flow's `transfer_failed` state."""
+        """The agent transfer was refused: tell the caller and carry on in the flow's `transfer_failed_state`."""
+        if not self.flow.transfer_failed_state:
+            raise RuntimeError(f"flow {self.flow.path} names no 'transfer_failed_state'")
         self.outcome = None
         if self.log:
             self.log.reopen()
-        return self._run("transfer_failed")
+        return self._respond(self._run(self.flow.transfer_failed_state))
 
-    # -- interpreting input -----------------------------------------------------------------------------
-    def _from_dtmf(self, st: State, keys: str) -> tuple[str | None, bool]:
-        keys = keys.rstrip("#")
-        if st.expect == "digits":
-            if keys == "*" or keys == "0":
-                return self.flow.dtmf_globals.get(keys), True
-            lo, hi = st.digits
-            return (keys if keys.isdigit() and lo <= len(keys) <= hi else None), False
-        key = keys[:1]
-        if key in st.dtmf:
-            return st.dtmf[key], False
-        if key in self.flow.dtmf_globals:
-            return self.flow.dtmf_globals[key], True
-        return None, False
+    # -- deciding ---------------------------------------------------------------------------------------
+    def _decide(self, st: State, u: Understanding) -> list:
+        if u.kind == "global":
+            return self._global(u.value)
+        if u.kind == "request":
+            return self._request(st, u)
+        if u.kind == "correction":
+            target = self.flow.states[u.target]
+            self.ctx.state = target.name
+            return self._accept(target, u.value)
+        if u.kind == "frustrated" and self.flow.frustration_state:
+            self._event("no_match", reason="frustrated")
+            return self._run(self.flow.frustration_state)
+        if u.value is None:
+            self._event("no_match")
+            return self._failure(st)
+        return self._accept(st, u.value, u.slots)
 
-    def _from_speech(self, st: State, said: CallerSaid) -> tuple[str | None, bool]:
-        value, is_global, result = self._interpret(st, said.text)
-        if st.sensitive:
-            self._record("caller", PIN_MASK, confidence=said.confidence)
-        elif result is None:
-            self._record("caller", said.text, confidence=said.confidence)
-        else:
-            self._record("caller", said.text, intent=result.intent, confidence=said.confidence)
-        if result is not None and not is_global and value is not None:
-            self.last_intent = value
-            self.ctx.slots.update(result.slots)
-        return value, is_global
+    def _request(self, st: State, u: Understanding) -> list:
+        """A new task asked for in the middle of another: a confirmation counts it as no (the caller hears
+        what was not done), and the request is served when the flow next offers it."""
+        self.pending = (u.value, u.slots)
+        if st.expect == "confirm" and "no" in st.on:
+            return self._run(st.on["no"])
+        intent, slots = self.pending
+        self.pending = None
+        return self._accept(self.flow.states[self.flow.requests], intent, slots)
 
-    def _interpret(self, st: State, text: str):
-        """What `text` means in state `st`: (value, is a global intent, NLU result or None). No side effects;
-        the last NLU result is kept so that a turn checked early is not classified twice."""
-        value = None
-        if st.expect == "digits":
-            digits = parse_digits(text)
-            lo, hi = st.digits
-            value = digits if digits and lo <= len(digits) <= hi else None
-        elif st.expect == "confirm":
-            value = parse_yes_no(text)
-        elif st.expect == "account":
-            value = next(iter(parse_accounts(text)), None)
-        elif st.expect == "amount":
-            value = parse_amount(text)
-        elif st.expect == "card":
-            low = text.lower()
-            value = text if ("debit" in low or "credit" in low or parse_digits(text)) else None
-        if value is not None and st.expect != "intent":
-            return value, False, None
-        nlu_state = "confirm" if (st.confirm or st.expect == "confirm") else None
-        if self._last_nlu[:2] != (text, nlu_state):
-            self._last_nlu = (text, nlu_state, self.nlu.classify(text, nlu_state))
-        result = self._last_nlu[2]
-        if result.intent in self.flow.globals:
-            return result.intent, True, result
-        if st.expect == "intent" and result.intent in st.on:
-            return result.intent, False, result
-        return None, False, result
-
-    def completes_turn(self, text: str) -> bool:
-        """Whether `text`, heard so far, is already a whole answer here: a confident intent, yes/no, all the
-        digits, an account, an amount with its unit. Lets a call end the caller's turn before the full VAD
-        hangover; a phrase that trails off ("I want to...") or a partial number never does."""
-        st = self.state
-        words = re.findall(r"[a-z0-9']+", text.lower())
-        if not words or words[-1] in TRAILING_WORDS or re.search(r"(,|\.\.\.|…|-)\s*$", text):
-            return False
-        value, is_global, result = self._interpret(st, text)
-        if value is None:
-            return False
-        if result is not None:
-            return result.confidence >= EARLY_END_CONFIDENCE
-        if st.expect == "digits":
-            return len(value) == st.digits[1]
-        if st.expect == "amount":
-            return bool(AMOUNT_UNITS & set(words))
-        if st.expect == "card":  # "the debit one", or the last four digits
-            return bool({"debit", "credit"} & set(words)) or len(parse_digits(text) or "") >= 4
-        return True
-
-    # -- moving through the flow ------------------------------------------------------------------------
     def _global(self, intent: str) -> list:
-        target = self.flow.globals.get(intent, REPEAT if intent == "repeat" else None)
-        if target == REPEAT or intent == "repeat":
-            return [*self.last_question, self._listen(self.state)]
+        target = self.flow.globals[intent]
+        if target == REPEAT:
+            self._event("repeat")
+            return [*self.last_said, self._listen(self.state)]
         self.last_intent = intent
         return self._run(target)
 
-    def _accept(self, st: State, value: str) -> list:
+    def _accept(self, st: State, value: str, slots: dict | None = None) -> list:
         out: list = []
         outcome = value
-        if st.expect not in ("intent", "confirm"):
+        if st.expect == "intent" and value in self.flow.tasks:
+            self.task = self.last_intent = value
+            self.ctx.slots = dict(slots or {})     # a slot belongs to the task it was said for
+        elif st.expect not in ("intent", "confirm"):
             self.ctx.slots[st.expect] = value
+            self.ctx.answers[st.name] = value
         if st.action:
             outcome, spoken = self._act(st)
             out += spoken
@@ -272,7 +209,7 @@ class DialogSession:
             say = [self._say(retry_prompt, st)]
         else:
             name = st.reprompts[n - 1] if n - 1 < len(st.reprompts) else st.prompt
-            say = [self._say(name, st)]
+            say = [self._say(name, st, question=True)]
             if name == st.prompt:
                 say.insert(0, self._say("not_understood", st))
         return [*say, self._listen(st)]
@@ -281,21 +218,23 @@ class DialogSession:
         self.ctx.vars["transfer_reason"] = reason
         return self._run(self.flow.agent_state, reason)
 
+    # -- moving through the flow ------------------------------------------------------------------------
     def _run(self, name: str, transfer_reason: str | None = None) -> list:
         out: list = []
         for _ in range(100):  # a flow that loops without listening is a configuration error
             st = self.flow.states[name]
             self.ctx.state = name
             self.failures.pop(name, None)
-            if st.skip_if and st.skip_if in self.ctx.vars and st.next:
-                name = st.next
-                continue
-            if st.skip_if and st.skip_if in self.ctx.vars and "ok" in st.on:
-                name = st.on["ok"]
+            if st.skip_if and st.skip_if in self.ctx.vars and (st.next or "ok" in st.on):
+                name = st.next or st.on["ok"]
                 continue
             if st.expect:
-                self.last_question = [self._say(st.prompt, st)]
-                return out + [*self.last_question, self._listen(st)]
+                if st.expect == "intent":
+                    self.ctx.slots, self.task = {}, None
+                    if self.pending and self.pending[0] in st.on:
+                        (intent, slots), self.pending = self.pending, None
+                        return out + self._accept(st, intent, slots)
+                return out + [self._say(st.prompt, st, question=True), self._listen(st)]
             outcome = None
             if st.action:
                 outcome, spoken = self._act(st)
@@ -312,6 +251,8 @@ class DialogSession:
         from .actions import ACTIONS
 
         outcome = ACTIONS[st.action](self.ctx)
+        for kind, detail in self.ctx.take_events():
+            self._event(kind, **detail)
         spoken = [self._say(p, st, **values) for p, values in self.ctx.take_speech()]
         return outcome, spoken
 
@@ -322,6 +263,7 @@ class DialogSession:
                    "authenticated": ctx.authenticated}
         if self.log:
             context["call_id"] = self.log.call_id
+        self._event("transfer_requested", reason=reason)
         out.append(Transfer(reason, context))
         return self._finish("transferred", out, reason)
 
@@ -333,19 +275,36 @@ class DialogSession:
             out.append(Hangup(outcome))
         return out
 
-    # -- building actions -------------------------------------------------------------------------------
-    def _say(self, prompt: str, st: State, **values) -> Say:
+    # -- building actions and the record ----------------------------------------------------------------
+    def _respond(self, actions: list) -> list:
+        if actions and isinstance(actions[-1], Listen):
+            self.last_said = [a for a in actions if isinstance(a, Say) and a.interruptible]
+        return actions
+
+    def _say(self, prompt: str, st: State, question: bool = False, **values) -> Say:
         text = self.prompts[prompt].format_map({**self.ctx.vars, **values})
-        self._record("ivr", text)
-        static = "{" not in self.prompts[prompt]
-        return Say(text, prompt if static else None, st.interruptible)
+        return Say(text, st.name, st.interruptible, question)
 
     def _listen(self, st: State) -> Listen:
-        hints = st.hints or (self.intent_hints if st.expect == "intent" else EXPECT_HINTS.get(st.expect, []))
+        hints = st.hints or (self.intent_hints if st.expect == "intent" else self.lex.hints.get(st.expect, []))
         digits = st.expect == "digits"
+        timing = st.digit_timeout_s
         return Listen(st.name, st.expect, hints, st.timeout_s or DEFAULT_TIMEOUT_S, st.sensitive,
-                      st.digits[1] if digits else None, st.digits[0] if digits else None)
+                      st.digits[1] if digits else None, st.digits[0] if digits else None,
+                      timing.get("between_keys", 3.0), timing.get("after_min", 1.5))
 
-    def _record(self, speaker: str, text: str, intent: str | None = None, confidence: float | None = None) -> None:
+    def _caller_turn(self, st: State, u: Understanding, text: str, confidence: float) -> None:
+        if not self.log:
+            return
+        if st.sensitive:
+            self.log.turn("caller", PIN_MASK, st.name, None, confidence)
+            return
+        slots = dict(u.slots)
+        if st.expect not in ("intent", "confirm") and u.kind == "answer" and u.value is not None:
+            slots[st.expect] = u.value
+        intent = u.nlu.intent if u.nlu else (u.value if u.kind in ("global", "request") else None)
+        self.log.turn("caller", text, st.name, intent, confidence, slots=slots or None)
+
+    def _event(self, kind: str, **detail) -> None:
         if self.log:
-            self.log.turn(speaker, text, self.ctx.state, intent, confidence)
+            self.log.event(kind, self.ctx.state, **detail)

@@ -1,98 +1,105 @@
-"""Slot parsers for what callers say: digit strings, amounts, account names, yes/no."""
+"""Slot parsers for what callers say: digit strings, amounts, account names, yes/no, card choice. The words
+come from config/words/<language>.yaml (ivr/words.py); the default is English."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
-UNITS = {"zero": 0, "oh": 0, "o": 0, "nought": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-         "seven": 7, "eight": 8, "nine": 9}
-TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
-         "seventeen": 17, "eighteen": 18, "nineteen": 19}
-TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-        "ninety": 90}
-SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-REPEAT = {"double": 2, "triple": 3}
-_DISFLUENCIES = {"um", "uh", "er", "erm", "uhm", "hmm", "mm"}
-_FILLERS = {"um", "uh", "er", "erm", "uhm", "hmm", "like", "so", "yeah", "well", "please", "okay", "ok"}
+from .words import Lexicon, find, load_words, tokens
+
+words = tokens  # the tokenizer, under its old name
 
 
-def words(text: str) -> list[str]:
-    """Lower-case tokens; digits, '$' and decimals kept; 'twenty-four' -> 'twenty four'."""
-    text = text.lower().replace("-", " ").replace("$", " $ ")
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    return re.findall(r"\$|\d+(?:\.\d+)?|[a-z']+", text)
+def _lex(lex: Lexicon | None) -> Lexicon:
+    return lex or load_words("en")
 
 
-def parse_digits(text: str) -> str | None:
+def parse_digits(text: str, lex: Lexicon | None = None) -> str | None:
     """'four five six seven' / 'oh eight one five' / 'double five' / '24 68' / 'twenty four sixty eight'."""
+    w = _lex(lex)
     out: list[str] = []
-    toks = words(text)
+    toks = tokens(text)
     i = 0
     while i < len(toks):
         t = toks[i]
         nxt = toks[i + 1] if i + 1 < len(toks) else ""
-        if t in REPEAT and (nxt in UNITS or nxt.isdigit()):
-            d = str(UNITS[nxt]) if nxt in UNITS else nxt
-            out.append(d * REPEAT[t])
+        if t in w.repeat and (nxt in w.units or nxt.isdigit()):
+            d = str(w.units[nxt]) if nxt in w.units else nxt
+            out.append(d * w.repeat[t])
             i += 2
             continue
         if re.fullmatch(r"[\d.]+", t):
             out.append(t.replace(".", ""))  # Whisper writes spoken digits as "2.4.6.8." at times
-        elif t in ("o", "oh") and not out and nxt not in UNITS and nxt not in TENS and not nxt.isdigit():
+        elif t in w.spoken_zero and not out and not (w.number_word(nxt) or nxt.isdigit()):
             pass  # "oh, I think it's..." is not a zero
-        elif t in UNITS:
-            out.append(str(UNITS[t]))
-        elif t in TEENS:
-            out.append(str(TEENS[t]))
-        elif t in TENS:
-            if nxt in UNITS and UNITS[nxt] and nxt not in ("o", "oh"):
-                out.append(str(TENS[t] + UNITS[nxt]))
+        elif t in w.units:
+            out.append(str(w.units[t]))
+        elif t in w.teens:
+            out.append(str(w.teens[t]))
+        elif t in w.tens:
+            if nxt in w.units and w.units[nxt] and nxt not in w.spoken_zero:
+                out.append(str(w.tens[t] + w.units[nxt]))
                 i += 1
             else:
-                out.append(str(TENS[t]))
-        elif t == "hundred" and out:
+                out.append(str(w.tens[t]))
+        elif w.scales.get(t) == 100 and out:
             out[-1] += "00"
         i += 1
     digits = "".join(out)
     return digits or None
 
 
-def _number_words(toks: list[str], i: int) -> tuple[int | None, int]:
-    """Parse a spoken number starting at toks[i]; return (value, next index)."""
-    total, current, seen = 0, 0, False
+def _number_words(toks: list[str], i: int, w: Lexicon) -> tuple[int | None, int]:
+    """One spoken number from toks[i], by the rules of number words: 'one fifty' is two numbers (1, 50),
+    'a hundred and five' one. Returns (value, next index)."""
+    total, current, last = 0, 0, None  # last: unit | teen | tens | hundred | scale | article
     while i < len(toks):
         t = toks[i]
-        if t in UNITS and t not in ("o", "oh"):
-            current += UNITS[t]
-        elif t in TEENS:
-            current += TEENS[t]
-        elif t in TENS:
-            current += TENS[t]
-        elif t == "hundred":
-            current = (current or 1) * 100
-        elif t in ("thousand", "million"):
-            total += (current or 1) * SCALES[t]
-            current = 0
-        elif t == "a" and i + 1 < len(toks) and toks[i + 1] in SCALES:
-            current = current or 0
-        elif t == "and" and seen and i + 1 < len(toks) and (toks[i + 1] in UNITS or toks[i + 1] in TEENS
-                                                            or toks[i + 1] in TENS):
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        if t in w.units and t not in w.spoken_zero and (
+                last in (None, "hundred", "scale") or (last == "tens" and current % 10 == 0)):
+            current, last = current + w.units[t], "unit"
+        elif t in w.teens and last in (None, "hundred", "scale"):
+            current, last = current + w.teens[t], "teen"
+        elif t in w.tens and last in (None, "hundred", "scale"):
+            current, last = current + w.tens[t], "tens"
+        elif w.scales.get(t) == 100 and last in (None, "unit", "teen", "article"):
+            current, last = (current or 1) * 100, "hundred"
+        elif t in w.scales and w.scales[t] > 100 and last is not None:
+            total, current, last = total + (current or 1) * w.scales[t], 0, "scale"
+        elif t in w.article and last is None and nxt in w.scales:
+            last = "article"
+        elif t in w.joiner and last in ("hundred", "scale") and (nxt in w.units or nxt in w.teens or nxt in w.tens):
             pass
         else:
             break
-        seen = seen or t != "a"
         i += 1
-    return (total + current if seen else None), i
+    return (total + current if last not in (None, "article") else None), i
 
 
-def parse_amount(text: str) -> str | None:
-    """'two hundred dollars' -> '200.00'; 'fifty bucks' -> '50.00'; '75 dollars and 20 cents' -> '75.20'."""
-    toks = words(text)
-    groups: list[tuple[Decimal, str]] = []  # (value, unit: dollars | cents | "")
-    i = 0
+@dataclass(frozen=True)
+class Amount:
+    """What an answer to 'how much?' says: status ok (value), negative (value < 0), ambiguous ('one fifty':
+    $150 or $1.50?), everything ('all of it'), or None when it names no amount."""
+    status: str | None
+    value: Decimal | None = None
+
+
+def read_amount(text: str, lex: Lexicon | None = None) -> Amount:
+    w = _lex(lex)
+    toks = tokens(text)
+    groups: list[dict] = []  # value, unit (dollars | cents | ""), negative, start, end (token indexes)
+    i, marks, negative = 0, [], False
+    corrections = {s for s, _ in find(toks, w.corrections)}
     while i < len(toks):
-        t = toks[i]
-        dollar_sign = t == "$"
+        t, start = toks[i], i
+        if i in corrections:
+            marks.append(i)
+        if t in w.negative or t == "-":
+            negative, i = True, i + 1
+            continue
+        dollar_sign = t == w.currency_symbol
         if dollar_sign:
             i += 1
             if i >= len(toks):
@@ -101,90 +108,166 @@ def parse_amount(text: str) -> str | None:
         if re.fullmatch(r"\d+(?:\.\d+)?", t):
             value, i = Decimal(t), i + 1
         else:
-            n, j = _number_words(toks, i)
+            n, j = _number_words(toks, i, w)
             if n is None:
-                i += 1
+                negative, i = False, i + 1
                 continue
             value, i = Decimal(n), j
         unit = "dollars" if dollar_sign else ""
-        if i < len(toks) and toks[i] in ("dollars", "dollar", "bucks", "buck"):
+        if i < len(toks) and toks[i] in w.dollars:
             unit, i = "dollars", i + 1
-        elif i < len(toks) and toks[i] in ("cents", "cent"):
+        elif i < len(toks) and toks[i] in w.cents:
             unit, i = "cents", i + 1
-        groups.append((value, unit))
+        groups.append(dict(value=value, unit=unit, negative=negative, start=start, end=i))
+        negative = False
     if not groups:
-        return None
-    dollars = next((v for v, u in groups if u == "dollars"), None)
-    if dollars is None:
-        dollars = next((v for v, u in groups if u == ""), None)
-    cents = next((v for v, u in groups if u == "cents"), None)
-    if dollars is None and cents is None:
-        return None
-    amount = (dollars or Decimal(0)) + (cents or Decimal(0)) / 100
-    return f"{amount.quantize(Decimal('0.01'))}"
+        return Amount("everything") if find(toks, w.everything) else Amount(None)
+    # a correction ("no wait", "make it", "I mean") before a later amount: only the last amount counts
+    last_mark = max((m for m in marks if any(g["start"] > m for g in groups)), default=-1)
+    groups = [g for g in groups if g["start"] > last_mark]
+
+    def adjacent(a: dict, b: dict) -> bool:
+        return b["start"] == a["end"] or (b["start"] == a["end"] + 1 and toks[a["end"]] in w.joiner)
+
+    main = next((g for g in reversed(groups) if g["unit"] == "dollars"), None)
+    if main is None:
+        bare = [g for g in groups if g["unit"] == ""]
+        if len(bare) > 1 and any(adjacent(a, b) for a, b in zip(bare, bare[1:])):
+            return Amount("ambiguous")
+        main = bare[-1] if bare else None
+    k = groups.index(main) if main else -1
+    if main is not None and k > 0 and groups[k - 1]["unit"] == "" and adjacent(groups[k - 1], main):
+        return Amount("ambiguous")  # "one fifty dollars"
+    cents = Decimal(0)
+    after = groups[k + 1] if main is not None and k + 1 < len(groups) else None
+    if after and adjacent(main, after) and (after["unit"] == "cents" or (after["unit"] == "" and after["value"] < 100)):
+        cents = after["value"]
+    elif main is None:
+        cents = next((g["value"] for g in groups if g["unit"] == "cents"), Decimal(0))
+    amount = (main["value"] if main else Decimal(0)) + cents / 100
+    if (main or groups[0])["negative"]:
+        return Amount("negative", -amount.quantize(Decimal("0.01")))
+    return Amount("ok", amount.quantize(Decimal("0.01")))
 
 
-_ACCOUNTS = {"checking": "checking", "chequing": "checking", "current": "checking", "savings": "savings",
-             "saving": "savings"}
+def parse_amount(text: str, lex: Lexicon | None = None) -> str | None:
+    """'two hundred dollars' -> '200.00'; 'fifty bucks' -> '50.00'; '75 dollars and 20 cents' -> '75.20';
+    'minus fifty' -> '-50.00'; None for no amount, 'all of it' and the ambiguous 'one fifty'."""
+    a = read_amount(text, lex)
+    return f"{a.value}" if a.status in ("ok", "negative") else None
 
 
-def parse_accounts(text: str) -> list[str]:
+def parse_accounts(text: str, lex: Lexicon | None = None) -> list[str]:
     """Account names in the order spoken: 'from savings to checking' -> ['savings', 'checking']."""
-    return [_ACCOUNTS[t] for t in words(text) if t in _ACCOUNTS]
+    w = _lex(lex)
+    return [w.accounts[t] for t in tokens(text) if t in w.accounts]
 
 
-def parse_transfer_accounts(text: str) -> tuple[str | None, str | None]:
+def parse_transfer_accounts(text: str, lex: Lexicon | None = None) -> tuple[str | None, str | None]:
     """(from, to): 'from'/'to'/'into' decide when spoken, else the order spoken; one side implies the other."""
-    toks = words(text)
+    w = _lex(lex)
+    toks = tokens(text)
     src = dst = None
     loose: list[str] = []
     for k, t in enumerate(toks):
-        if t not in _ACCOUNTS:
+        if t not in w.accounts:
             continue
-        prep = next((toks[j] for j in range(k - 1, max(-1, k - 4), -1) if toks[j] in ("from", "to", "into")), None)
-        if prep == "from":
-            src = _ACCOUNTS[t]
-        elif prep in ("to", "into"):
-            dst = _ACCOUNTS[t]
+        prep = next((toks[j] for j in range(k - 1, max(-1, k - 4), -1) if toks[j] in w.from_words | w.to_words), None)
+        if prep in w.from_words:
+            src = w.accounts[t]
+        elif prep in w.to_words:
+            dst = w.accounts[t]
         else:
-            loose.append(_ACCOUNTS[t])
+            loose.append(w.accounts[t])
     for acc in loose:
         if src is None:
             src = acc
         elif dst is None:
             dst = acc
-    other = {"checking": "savings", "savings": "checking"}
+    kinds = sorted(set(w.accounts.values()))
+    other = {kinds[0]: kinds[1], kinds[1]: kinds[0]} if len(kinds) == 2 else {}
     if src and not dst:
-        dst = other[src]
+        dst = other.get(src)
     elif dst and not src:
-        src = other[dst]
+        src = other.get(dst)
     return src, dst
 
 
-_NO = re.compile(r"^(no|nope|nah|negative|not really|nothing|never mind|cancel)\b|\b(don'?t|do not|not (?:\w+ )?"
-                 r"(?:right|correct|ok|okay|it)|isn'?t (?:right|correct)|"
-                 r"wrong|incorrect|that'?s all|that is all|no thanks|no thank you|stop)\b")
-_YES = re.compile(r"\b(yes|yeah|yep|yup|ya|sure|correct|right|ok|okay|affirmative|absolutely|confirm|confirmed|"
-                  r"go ahead|do it|please do|definitely|of course|that'?s it|uh huh)\b")
+def answer(text: str, lex: Lexicon | None = None) -> str | None:
+    """'yes', 'no', 'unsure' or None. Unsure words ('not sure', 'maybe') win; a negated yes ('absolutely not',
+    'not right', "don't do it") is a no; yes and no together are not clear (None)."""
+    w = _lex(lex)
+    toks = tokens(text)
+    if not toks:
+        return None
+    if find(toks, w.unsure):
+        return "unsure"
+    no = find(toks, w.no)
+    yes = []
+    for s, e in find(toks, w.yes):
+        if any(s <= a < e for a, _ in no):
+            continue
+        if set(toks[max(0, s - 2):s]) & w.negators or (e < len(toks) and toks[e] in w.negate_after):
+            no.append((s, e))
+        else:
+            yes.append((s, e))
+    if yes and no:
+        return None
+    return "yes" if yes else "no" if no else None
 
 
-def parse_yes_no(text: str) -> str | None:
-    """'yes'/'no'/None; a leading or explicit negative wins ('no, that's all', 'that's not right')."""
-    if re.search(r"\b(uh huh|mm hmm)\b", text.lower()):
-        return "yes"
-    t = " ".join(w for w in words(text) if w not in {"um", "uh", "er", "erm"})
-    if _NO.search(t):
-        return "no"
-    if _YES.search(t):
-        return "yes"
-    return None
+def parse_yes_no(text: str, lex: Lexicon | None = None) -> str | None:
+    """'yes'/'no'/None (None for anything unclear: 'I'm not sure', 'yes no')."""
+    a = answer(text, lex)
+    return a if a in ("yes", "no") else None
 
 
-def strip_fillers(text: str) -> str:
+def pick_card(text: str, cards: list[tuple[str, str]], lex: Lexicon | None = None) -> str | None:
+    """Which of `cards` [(kind, last4), ...] the caller means, as its key '1', '2'...: by kind ('the credit
+    one', 'not the debit'), ordinal ('the second one', 'the last one'), last four digits, or a bare option
+    number ('two', 'press 2'). Signals must agree on one card, else None."""
+    w = _lex(lex)
+    toks = tokens(text)
+    n = len(cards)
+    signals: list[set[int]] = []
+    wanted, unwanted = set(), set()
+    for k, t in enumerate(toks):
+        if t in w.cards:
+            j = k - 1
+            while j >= 0 and toks[j] in w.determiners:
+                j -= 1
+            (unwanted if j >= 0 and toks[j] in w.negators else wanted).add(w.cards[t])
+    if wanted:
+        signals.append({i for i, (kind, _) in enumerate(cards) if kind in wanted})
+    if unwanted:
+        signals.append({i for i, (kind, _) in enumerate(cards) if kind not in unwanted})
+    ordinals = {w.ordinals[t] for t in toks if t in w.ordinals}
+    if ordinals:
+        signals.append({(o - 1) if o > 0 else n + o for o in ordinals})
+    digits = parse_digits(text, w) or ""
+    if len(digits) >= 4:
+        signals.append({i for i, (_, last4) in enumerate(cards) if last4 in digits})
+    rest = [t for t in toks if t not in w.card_key_words - {"one"}]
+    if not signals and len(rest) == 1 and (rest[0] in w.units or rest[0].isdigit()):
+        key = w.units.get(rest[0], None) if not rest[0].isdigit() else int(rest[0])
+        signals.append({key - 1} if key else set())
+    if not signals:
+        return None
+    chosen = set.intersection(*signals) & set(range(n))
+    return str(chosen.pop() + 1) if len(chosen) == 1 else None
+
+
+def mentions(text: str, table: list[tuple[str, ...]]) -> bool:
+    return bool(find(tokens(text), table))
+
+
+def strip_fillers(text: str, lex: Lexicon | None = None) -> str:
     """Only the words that carry a command: 'uh agent please' -> 'agent' (for exact keyword rules)."""
-    return " ".join(w for w in words(text) if w not in _FILLERS)
+    w = _lex(lex)
+    return " ".join(t for t in tokens(text) if t not in w.fillers)
 
 
-def strip_disfluencies(text: str) -> str:
+def strip_disfluencies(text: str, lex: Lexicon | None = None) -> str:
     """'um I'd like to, uh, move money' -> 'I'd like to, move money' (for the embedding model)."""
-    return " ".join(w for w in text.split() if w.lower().strip(",.") not in _DISFLUENCIES).strip() or text
+    w = _lex(lex)
+    return " ".join(t for t in text.split() if t.lower().strip(",.") not in w.disfluencies).strip() or text

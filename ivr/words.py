@@ -1,0 +1,78 @@
+"""Language words as data: config/words/<language>.yaml (numbers, money, accounts, cards, yes/no/unsure answers,
+fillers, ASR hints). The parsers in ivr/slots.py and ivr/understanding.py read them from here."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from config import CONFIG_DIR, IvrError, load_yaml
+
+
+class Lexicon:
+    def __init__(self, data: dict, language: str):
+        self.language = language
+        n, m = data["numbers"], data["money"]
+        self.units: dict[str, int] = n["units"]
+        self.spoken_zero = set(n["spoken_zero"])
+        self.teens: dict[str, int] = n["teens"]
+        self.tens: dict[str, int] = n["tens"]
+        self.scales: dict[str, int] = n["scales"]
+        self.article = set(n["article"])
+        self.joiner = set(n["joiner"])
+        self.repeat: dict[str, int] = n["repeat"]
+        self.ordinals: dict[str, int] = n["ordinals"]
+        self.dollars, self.cents = set(m["dollars"]), set(m["cents"])
+        self.currency_symbol: str = m["symbol"]
+        self.negative = set(m["negative"])
+        self.everything = phrases(m["everything"])
+        self.corrections = phrases(m["corrections"])
+        self.accounts: dict[str, str] = data["accounts"]
+        self.from_words, self.to_words = set(data["directions"]["from"]), set(data["directions"]["to"])
+        self.cards: dict[str, str] = data["cards"]
+        self.card_key_words = set(data["card_key_words"])
+        self.negators, self.determiners = set(data["negators"]), set(data["determiners"])
+        a = data["answers"]
+        self.yes, self.no, self.unsure = phrases(a["yes"]), phrases(a["no"]), phrases(a["unsure"])
+        self.negate_after = set(a["negate_after"])
+        self.frustration = phrases(data["frustration"])
+        self.disfluencies, self.fillers = set(data["disfluencies"]), set(data["fillers"])
+        self.trailing = frozenset(data["trailing"])
+        self.hints: dict[str, list[str]] = data["hints"]
+
+    def number_word(self, tok: str) -> bool:
+        return tok in self.units or tok in self.teens or tok in self.tens
+
+
+def phrases(items: list[str]) -> list[tuple[str, ...]]:
+    """Word tuples, longest first, so that 'not sure' is found before 'sure'."""
+    return sorted({tuple(p.split()) for p in items}, key=len, reverse=True)
+
+
+def find(toks: list[str], table: list[tuple[str, ...]]) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) spans of `toks` that are phrases of `table`, longest first."""
+    spans, used = [], [False] * len(toks)
+    for p in table:
+        k = len(p)
+        for i in range(len(toks) - k + 1):
+            if tuple(toks[i:i + k]) == p and not any(used[i:i + k]):
+                spans.append((i, i + k))
+                used[i:i + k] = [True] * k
+    return sorted(spans)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case tokens; digits, '$' and decimals kept; 'twenty-four' -> 'twenty four'; '-50' keeps its sign as a '-' token."""
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"(?<![\w])-(?=\d)", " \0 ", text).replace("-", " ").replace("\0", "-").replace("$", " $ ")
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    return re.findall(r"\$|-|\d+(?:\.\d+)?|[a-z']+", text)
+
+
+@lru_cache(maxsize=None)
+def load_words(language: str = "en") -> Lexicon:
+    path = CONFIG_DIR / "words" / f"{language}.yaml"
+    data = load_yaml(path, "language words")
+    try:
+        return Lexicon(data, language)
+    except (KeyError, TypeError) as err:
+        raise IvrError(f"{path}: missing or malformed entry {err}") from None
