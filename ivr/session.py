@@ -96,6 +96,7 @@ class DialogSession:
         self.pending: tuple[str, dict] | None = None  # a request made at a confirmation, served after it
         self.outcome: str | None = None
         self.intent_hints = intent_hints or []
+        self.visited: list[str] = []        # the states entered while handling the last event
 
     # -- public API -------------------------------------------------------------------------------------
     @property
@@ -107,6 +108,7 @@ class DialogSession:
         return self.outcome is not None
 
     def start(self) -> list:
+        self.visited = []
         return self._respond(self._run(self.flow.start))
 
     def understand(self, text: str, confidence: float = 1.0) -> Understanding:
@@ -119,7 +121,7 @@ class DialogSession:
     def handle(self, event) -> list:
         if self.done:
             return []
-        st = self.state
+        st, self.visited = self.state, []
         if isinstance(event, CallerHungUp):
             self._event("caller_hangup")
             return self._finish("caller_hangup", [])
@@ -140,7 +142,7 @@ class DialogSession:
         """The agent transfer was refused: tell the caller and carry on in the flow's `transfer_failed_state`."""
         if not self.flow.transfer_failed_state:
             raise RuntimeError(f"flow {self.flow.path} names no 'transfer_failed_state'")
-        self.outcome = None
+        self.outcome, self.visited = None, []
         if self.log:
             self.log.reopen()
         return self._respond(self._run(self.flow.transfer_failed_state))
@@ -154,6 +156,7 @@ class DialogSession:
         if u.kind == "correction":
             target = self.flow.states[u.target]
             self.ctx.state = target.name
+            self.visited.append(target.name)
             return self._accept(target, u.value)
         if u.kind == "frustrated" and self.flow.frustration_state:
             self._event("no_match", reason="frustrated")
@@ -224,6 +227,7 @@ class DialogSession:
         for _ in range(100):  # a flow that loops without listening is a configuration error
             st = self.flow.states[name]
             self.ctx.state = name
+            self.visited.append(name)
             self.failures.pop(name, None)
             if st.skip_if and st.skip_if in self.ctx.vars and (st.next or "ok" in st.on):
                 name = st.next or st.on["ok"]
