@@ -71,3 +71,22 @@ def test_prompts_file_errors_are_clear(tmp_path):
     with pytest.raises(FlowError, match="cannot read flow"):
         load_flow(tmp_path / "missing.yaml")
     assert {"welcome", "main_menu", "goodbye"} <= set(load_prompts("en"))
+
+
+def test_intents_are_whatever_the_intents_yaml_declares(tmp_path):
+    from ivr.nlu import intent_names
+
+    path = write_flow(tmp_path, GOOD.replace("check_balance: bye", "pay_bill: bye"))
+    with pytest.raises(FlowError, match="state 'menu' field 'on.pay_bill': unknown intent 'pay_bill'"):
+        load_flow(path)
+    intents = tmp_path / "intents.yaml"
+    intents.write_text("intents:\n  pay_bill:\n    examples: [pay my bill, pay the electricity bill]\n")
+    assert load_flow(path, intents=intent_names(intents)).states["menu"].on == {"pay_bill": "bye"}
+
+
+def test_shipped_flow_names_its_special_states():
+    flow = load_flow()
+    assert (flow.requests, flow.transfer_failed_state, flow.frustration_state) == ("main_menu", "transfer_failed",
+                                                                                  "frustrated")
+    assert flow.dtmf_globals == {"0": "speak_to_agent", "*": "repeat"}
+    assert {n for n, st in flow.states.items() if st.confirming} >= {"anything_else", "transfer_confirm"}

@@ -94,3 +94,52 @@ def test_transfer_direction(said, pair):
 ])
 def test_yes_no(said, answer):
     assert parse_yes_no(said) == answer
+
+
+@pytest.mark.parametrize("said,status,value", [
+    ("one fifty", "ambiguous", None),
+    ("twelve fifty", "ambiguous", None),
+    ("one fifty dollars", "ambiguous", None),
+    ("a hundred and five dollars fifty", "ok", "105.50"),
+    ("2 dollars 50", "ok", "2.50"),
+    ("50 dollars no wait 100 dollars", "ok", "100.00"),
+    ("100 dollars, actually make it 80", "ok", "80.00"),
+    ("no, make it 100 dollars", "ok", "100.00"),
+    ("minus fifty dollars", "negative", "-50.00"),
+    ("-20 dollars", "negative", "-20.00"),
+    ("all of it", "everything", None),
+    ("everything", "everything", None),
+    ("the whole balance please", "everything", None),
+    ("hello", None, None),
+])
+def test_amount_readings(said, status, value):
+    from ivr.slots import read_amount
+
+    a = read_amount(said)
+    assert a.status == status and (str(a.value) if a.value is not None else None) == value
+
+
+@pytest.mark.parametrize("said,answer", [
+    ("absolutely not", "no"), ("definitely not", "no"), ("of course not", "no"), ("certainly not", "no"),
+    ("I'm not sure", None), ("not sure", None), ("maybe", None), ("I don't know", None), ("I guess so", None),
+    ("yeah no", None), ("yes no", None), ("ok no", None), ("don't do it", "no"), ("not at all", "no"),
+    ("yes I'm sure", "yes"), ("of course", "yes"), ("definitely", "yes"), ("alright", "yes"),
+])
+def test_yes_no_only_when_clear(said, answer):
+    assert parse_yes_no(said) == answer
+
+
+CARDS = [("debit", "2222"), ("credit", "3333")]
+
+
+@pytest.mark.parametrize("said,key", [
+    ("the second one", "2"), ("the last one", "2"), ("the first one", "1"), ("not the debit, the credit one", "2"),
+    ("no, the credit one", "2"), ("not the credit card", "1"), ("the one ending in three three three three", "2"),
+    ("ending 2222", "1"), ("credit", "2"), ("the debit card", "1"), ("two", "2"), ("press 1", "1"),
+    ("number two", "2"), ("the third one", None), ("the debit one ending 3333", None), ("the one ending in 3 3", None),
+    ("the blue one", None), ("", None),
+])
+def test_card_choice(said, key):
+    from ivr.slots import pick_card
+
+    assert pick_card(said, CARDS) == key
