@@ -64,6 +64,8 @@ class StreamingRecorder:
             if self._closed:
                 return self.path
             self._closed = True
+            self._pending += [frame + SILENCE for frame in self._caller]
+            self._caller.clear()
         self._wake.set()
         self._writer.join()
         return self.path
