@@ -2,8 +2,8 @@
 `ctx.speak(prompt, **values)`, and returns an outcome that the state's `on:` maps to the next state."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
 from tts.normalize import date_to_words, money_to_words
 

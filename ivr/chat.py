@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import TextIO
 
 from .call_log import CallLog
-from .session import CallerHungUp, CallerKeyed, CallerSaid, Hangup, Listen, NoInput, Say, Transfer
+from .session import (
+    CallerHungUp,
+    CallerKeyed,
+    CallerSaid,
+    Hangup,
+    Listen,
+    NoInput,
+    Say,
+    Transfer,
+)
 
 
 def parse_line(line: str):

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from config import CONFIG_DIR, IvrError, get_settings, load_yaml
 
-from .slots import answer, parse_accounts, parse_amount, parse_digits, parse_transfer_accounts, strip_disfluencies, strip_fillers
+from .slots import (
+    answer,
+    parse_accounts,
+    parse_amount,
+    parse_digits,
+    parse_transfer_accounts,
+    strip_disfluencies,
+    strip_fillers,
+)
 from .words import load_words, tokens
 
 CONFIRM_STATE = "confirm"

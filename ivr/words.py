@@ -3,7 +3,7 @@ fillers, ASR hints). The parsers in ivr/slots.py and ivr/understanding.py read t
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from config import CONFIG_DIR, IvrError, load_yaml
 
@@ -68,7 +68,7 @@ def tokens(text: str) -> list[str]:
     return re.findall(r"\$|-|\d+(?:\.\d+)?|[a-z']+", text)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_words(language: str = "en") -> Lexicon:
     path = CONFIG_DIR / "words" / f"{language}.yaml"
     data = load_yaml(path, "language words")

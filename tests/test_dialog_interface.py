@@ -1,13 +1,11 @@
 """The session interface the transports use: understand() / CallerSaid(understanding=...), Say.state, Listen
 key timing, keys in digit entry, and what the session records (caller turns with slots, call events)."""
 import dataclasses
-import io
 
 import pytest
 from sqlalchemy import select, update
 
 from ivr.call_log import CallLog
-from ivr.chat import run_chat
 from ivr.flow import load_flow
 from ivr.session import CallerHungUp, CallerKeyed, CallerSaid, Listen, NoInput, Say
 from ivr.understanding import Understanding
