@@ -34,6 +34,7 @@ run: setup
 	$(BIN)/ivr serve --host 127.0.0.1 --sip-port 5060
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: setup

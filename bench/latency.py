@@ -2,10 +2,13 @@
 
     python bench/latency.py [--calls 1 4] [--turns 3] [--rounds 2]
 
-Each caller keys the PIN, then speaks requests; the server stores, per caller turn, the time from the end of
-the caller's speech to the first IVR audio frame on the wire, broken down into VAD hangover, ASR, dialog
-(NLU + bank), TTS first chunk and media. Prints p50/p95/max, calls completed/failed, server CPU and RSS.
-Targets (2 cores): 1 call p50 <= 400 ms; 4 calls p50 <= 450 ms, p95 <= 750 ms, zero failures.
+Each caller keys the PIN, then speaks requests. Two figures per spoken turn, side by side:
+- server side: what `ivr serve` stores, from the end of the caller's speech to the first IVR frame it sends,
+  broken down into VAD hangover, ASR, dialog (NLU + bank), TTS first chunk and media;
+- caller side: from the softphone's own stereo recording (what it sent on the left, what it heard on the
+  right, after its jitter buffer): end of the caller's speech -> first IVR audio, in 10 ms energy frames.
+Prints p50/p95/max, calls completed/failed, server CPU and RSS.
+Targets (2 cores, 4 concurrent calls, caller side): p50 <= 450 ms, p95 <= 700 ms, zero failures.
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
+import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,8 +56,34 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def run_calls(n: int, port: int, env: dict, turns: int) -> list[int]:
-    """Start n scripted softphone calls 0.3 s apart; wait for all; return their exit codes."""
+def energy_db(x: np.ndarray, rate: int = 8000, frame_s: float = 0.01) -> np.ndarray:
+    n = int(rate * frame_s)
+    frames = x[: len(x) // n * n].reshape(-1, n).astype(np.float64)
+    return 10 * np.log10((frames**2).mean(axis=1) + 1e-12)
+
+
+def caller_side_latencies(wav: Path, floor_db: float = -45.0, gap_s: float = 0.5) -> list[float]:
+    """Per spoken caller turn in a softphone recording: end of caller speech (left) -> first IVR audio (right),
+    where the IVR was quiet when the caller stopped (a turn spoken over a prompt is left out)."""
+    audio, rate = sf.read(str(wav), dtype="float32")
+    left, right = energy_db(audio[:, 0], rate) > floor_db, energy_db(audio[:, 1], rate) > floor_db
+    voiced = np.flatnonzero(left)
+    if not len(voiced):
+        return []
+    ends = [voiced[i] for i in range(len(voiced)) if i + 1 == len(voiced) or voiced[i + 1] - voiced[i] > gap_s * 100]
+    out = []
+    for end in ends:
+        if right[max(0, end - 5): end + 1].any():
+            continue
+        onset = np.flatnonzero(right[end + 1:])
+        if len(onset):
+            out.append((onset[0] + 1) * 10.0)
+    return out
+
+
+def run_calls(n: int, port: int, env: dict, turns: int, record_dir: Path) -> list[int]:
+    """Start n scripted softphone calls 0.3 s apart, each recording what it sent and heard; wait for all;
+    return their exit codes."""
     procs = []
     for i in range(n):
         ani, pin = CALLERS[i % len(CALLERS)]
@@ -59,8 +91,10 @@ def run_calls(n: int, port: int, env: dict, turns: int) -> list[int]:
         for req in REQUESTS[:turns]:
             steps += ["--say", req]
         steps += ["--say", "goodbye"]
+        record = record_dir / f"call-{time.monotonic_ns()}.wav"
         procs.append(subprocess.Popen([IVR, "call", f"sip:bank@127.0.0.1:{port}", "--ani", ani, *steps,
-                                       "--no-transcribe", "--json"], env=env, stdout=subprocess.PIPE,
+                                       "--record", str(record), "--no-transcribe", "--json"], env=env,
+                                      stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
         time.sleep(0.3)
     return [p.wait(600) for p in procs]
@@ -96,22 +130,29 @@ def main() -> None:
             with sessions() as s:
                 first_id = (s.scalar(select(Call.id).order_by(Call.id.desc()).limit(1)) or 0) + 1
             cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
-            rcs = []
+            rcs, records = [], data / f"records-{n}"
+            records.mkdir()
             for _ in range(args.rounds):
-                rcs += run_calls(n, port, env, args.turns)
+                rcs += run_calls(n, port, env, args.turns, records)
             wall, cpu = time.monotonic() - t0, proc_cpu_s(server.pid) - cpu0
             time.sleep(1.0)
             with sessions() as s:
                 calls = s.scalars(select(Call).where(Call.id >= first_id)).all()
                 turns = s.scalars(select(Turn).where(Turn.call_id >= first_id, Turn.latency_ms.is_not(None))).all()
-                timings = [json.loads(t.timings) for t in turns]
+                timings = [t.timings if isinstance(t.timings, dict) else json.loads(t.timings) for t in turns
+                           if t.text != "[PIN]" and not t.text.startswith("dtmf:")]
             done, total = sum(c.outcome == "completed" for c in calls), len(calls)
             lat = [t["latency_ms"] for t in timings]
+            heard = [ms for wav in sorted(records.glob("*.wav")) for ms in caller_side_latencies(wav)]
             print(f"\n{n} concurrent call(s) x {args.rounds} rounds: completed {done}/{total}, failed {total - done} "
                   f"(softphone exit codes {rcs})")
             if lat:
-                print(f"  turn latency (end of caller speech -> first IVR audio), {len(lat)} turns: "
-                      f"p50 {pct(lat, 0.5):.0f} ms, p95 {pct(lat, 0.95):.0f} ms, max {max(lat):.0f} ms")
+                print("  turn latency, end of caller speech -> first IVR audio (spoken turns):")
+                print(f"    server side, {len(lat):3d} turns: p50 {pct(lat, 0.5):4.0f} ms, p95 {pct(lat, 0.95):4.0f} ms, "
+                      f"max {max(lat):4.0f} ms")
+                if heard:
+                    print(f"    caller side, {len(heard):3d} turns: p50 {pct(heard, 0.5):4.0f} ms, "
+                          f"p95 {pct(heard, 0.95):4.0f} ms, max {max(heard):4.0f} ms   (softphone recordings)")
                 early = sum(t.get("end_of_turn") == "early" for t in timings)
                 print(f"    ended early (the transcript so far was a whole answer): {early}/{len(timings)} turns")
                 for key in ("endpoint_ms", "asr_ms", "dialog_ms", "tts_first_chunk_ms", "media_ms"):

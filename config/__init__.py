@@ -33,7 +33,7 @@ class AsrSettings(BaseModel):
 
 class VadSettings(BaseModel):
     aggressiveness: int = Field(2, ge=0, le=3)
-    frame_ms: Literal[10, 20, 30] = 20
+    frame_ms: Literal[20] = 20             # calls carry 20 ms frames
     start_window_ms: int = Field(300, ge=20, le=2000)
     min_voiced_ms: int = Field(160, ge=20, le=2000)
     hangover_ms: int = Field(400, ge=60, le=5000)
@@ -49,7 +49,6 @@ class TtsSettings(BaseModel):
     engine: Literal["piper", "espeak", "edge"] = "piper"
     voice: str = ""
     fallback_engine: Literal["piper", "espeak"] = "piper"
-    rate: Literal[8000, 16000, 22050, 24000, 44100, 48000] = 8000
     edge_timeout_s: float = Field(3.0, gt=0, le=60)
     piper_voice: str = "en_US-joe-medium"
     espeak_voice: str = "en-us"

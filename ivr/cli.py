@@ -64,10 +64,10 @@ def cmd_say(args) -> int:
 
 def cmd_prompts_render(args) -> int:
     from tts import PromptCache, get_synthesizer, load_prompts
-    from tts.prompt_cache import PLACEHOLDER
+    from tts.prompt_cache import LINE_RATE, PLACEHOLDER
 
     s = get_settings()
-    cache = PromptCache(s.data_dir, get_synthesizer(args.engine, args.voice), args.rate or s.tts.rate)
+    cache = PromptCache(s.data_dir, get_synthesizer(args.engine, args.voice), LINE_RATE)
     start = time.perf_counter()
     static = {k: v for k, v in load_prompts(args.language).items() if not PLACEHOLDER.search(v)}  # filled-in vary
     paths = cache.render_all(static)
@@ -154,6 +154,7 @@ def cmd_serve(args) -> int:
     from ivr.app import get_app
     from telephony.server import IvrServer, Services
     from tts import PromptCache, get_synthesizer, load_prompts
+    from tts.prompt_cache import LINE_RATE
 
     settings = get_settings()
     app = get_app(settings)
@@ -162,7 +163,7 @@ def cmd_serve(args) -> int:
     recognizer = get_recognizer()
     recognizer.transcribe(np.zeros(16000, np.float32), word_timestamps=False)  # warm the model
     synth = get_synthesizer()
-    prompt_cache = PromptCache(settings.data_dir, synth, 8000)
+    prompt_cache = PromptCache(settings.data_dir, synth, LINE_RATE)
     prompt_cache.warm_openings(load_prompts())
     services = Services(app, settings, recognizer, synth, prompt_cache)
     server = IvrServer(services, args.host, args.sip_port)
@@ -249,7 +250,6 @@ def build_parser() -> argparse.ArgumentParser:
     r = prs.add_parser("render", help="render config/prompts into the on-disk prompt cache")
     r.add_argument("--engine", choices=["piper", "espeak", "edge"], default=None)
     r.add_argument("--voice", default=None)
-    r.add_argument("--rate", type=_rate, default=None)
     r.add_argument("--language", default="en")
     r.set_defaults(func=cmd_prompts_render)
 
@@ -272,7 +272,6 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="run the SIP endpoint")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--sip-port", type=_port, default=5060)
-    sv.add_argument("--http-port", type=_port, default=8000, help="web console (a later issue)")
     sv.set_defaults(func=cmd_serve)
 
     cl = sub.add_parser("call", help="call the IVR with a real SIP softphone and print what it heard")

@@ -280,5 +280,7 @@ def test_speech_over_a_prompt_that_must_play_is_not_a_turn(live_asr):
 
 
 def test_calls_carry_20_ms_frames_only(live_asr):
+    with pytest.raises(ValueError, match="frame_ms"):
+        VadSettings(frame_ms=30)
     with pytest.raises(ValueError, match="20 ms"):
-        TurnTaking(VadSettings(frame_ms=30), live_asr, lambda t: False, lambda: None)
+        TurnTaking(VadSettings.model_construct(frame_ms=30), live_asr, lambda t: False, lambda: None)

@@ -24,6 +24,9 @@ def load_prompts(language: str = "en") -> dict[str, str]:
     return data
 
 
+LINE_RATE = 8000   # calls carry G.711 at 8 kHz: the cache holds prompts at the line's rate
+
+
 class PromptCache:
     """WAV files keyed by (engine, voice, rate, text); any text already rendered plays without synthesis."""
 
