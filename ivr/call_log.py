@@ -44,10 +44,6 @@ class CallLog:
     def turn(self, speaker: str, text: str, state: str | None = None, intent: str | None = None,
              confidence: float | None = None, slots: dict | None = None, **fields) -> None:
         """Store a turn; a caller turn is held until `complete_turn` (or the next caller turn, or the end)."""
-        if speaker == "event":  # TODO(session): callers still using the old form
-            kind = {"no input": "no_input", "caller hung up": "caller_hangup"}.get(text, "no_match")
-            self.event(kind, state, text=text)
-            return
         with self._lock:
             row = dict(call_id=self.call_id, seq=self._next_seq(), speaker=speaker, text=text, state=state,
                        intent=intent, confidence=confidence, slots=slots or None, **fields)

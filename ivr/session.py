@@ -68,9 +68,6 @@ class DialogSession:
         """What `text` means in the current state, and whether it is already a whole answer; no side effects."""
         return self.interpreter.understand(self.state, text, confidence, self.ctx, self.task)
 
-    def completes_turn(self, text: str) -> bool:
-        return self.understand(text).complete
-
     def handle(self, event) -> list:
         if self.done:
             return []

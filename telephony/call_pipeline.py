@@ -38,7 +38,7 @@ class CallPipeline:
         self.inbox: queue.Queue = queue.Queue()
         self.out = OutgoingAudio(on_event=self._playback_event, clock=clock)
         self.speaker = Speaker(services.synth, services.prompt_cache, self.out, clock)
-        self.turns = TurnTaking(services.settings.vad, services.recognizer, self.session.completes_turn,
+        self.turns = TurnTaking(services.settings.vad, services.recognizer, self.session.understand,
                                 lambda: self.inbox.put(RecognitionReady(clock())), clock)
         self.keys = KeyEntry()
         self.latency = LatencyMeter(self.call_log)
@@ -157,7 +157,8 @@ class CallPipeline:
                 self._barge_in()
         elif isinstance(event, CallerTurn):
             self.latency.turn_ended(event.speech_end, event.start_s, event.end_s, event.timings)
-            self._deliver(CallerSaid(event.text, event.confidence) if event.text else NoInput())
+            said = CallerSaid(event.text, event.confidence, understanding=event.understanding)
+            self._deliver(said if event.text else NoInput())
         elif isinstance(event, Silence):
             self._deliver(NoInput())
 

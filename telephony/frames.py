@@ -87,6 +87,7 @@ class CallerTurn:
     start_s: float                 # where the speech lies in the call's caller audio
     end_s: float
     timings: dict = field(default_factory=dict)
+    understanding: object | None = None   # the dialog's reading of the text, when it was judged early
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The turn-taking stage: caller audio in; `SpeechStarted`, `CallerTurn` and `Silence` out.
 
 VAD (webrtcvad) finds speech; after `vad.speculate_ms` of silence the words so far are recognised speculatively;
-if the early transcript is already a whole answer here (`judge(text)`, the dialog's call) the turn ends after
+if the early transcript is already a whole answer here (`judge(text).complete`, the dialog's understanding of
+it, which travels on with the turn) the turn ends after
 `vad.early_end_ms`, else after the full hangover. A cut at `vad.max_utterance_s` is not an end of turn: the audio
 is kept and the caller's whole turn is recognised once it really ends."""
 from __future__ import annotations
@@ -25,11 +26,11 @@ class Speculation:
     speech_end: float    # time the caller stopped speaking
     started: float
     future: object
-    complete: bool | None = None  # its transcript is a whole answer (judged once, when it is ready)
+    understanding: object | None = None  # the dialog's reading of its transcript (judged once, when ready)
 
 
 class TurnTaking:
-    def __init__(self, vad, recognizer, judge: Callable[[str], bool], notify: Callable[[], None],
+    def __init__(self, vad, recognizer, judge: Callable[[str], object], notify: Callable[[], None],
                  clock=time.monotonic):
         if vad.frame_ms != FRAME_MS:
             raise ValueError(f"calls carry {FRAME_MS} ms frames: vad.frame_ms must be {FRAME_MS}")
@@ -90,9 +91,9 @@ class TurnTaking:
         if (not wait_ms or not self.endpointer.in_speech or self.endpointer.trailing_silence_ms < wait_ms
                 or not (may_take_turn and self.listening) or not self._early_ready()):
             return []
-        if spec.complete is None:  # judged once per transcript, not on every frame
-            spec.complete = self.judge(self._speculative_text())
-        if not spec.complete:
+        if spec.understanding is None:  # judged once per transcript, not on every frame
+            spec.understanding = self.judge(self._speculative_text())
+        if not spec.understanding.complete:
             return []
         parts, self._carry = [*self._carry, self.endpointer.cut()], []
         return [self._turn(parts, spec.speech_end, early=True)]
@@ -123,10 +124,11 @@ class TurnTaking:
         last = parts[-1]
         timings = {"endpoint_ms": round((start - speech_end) * 1000, 1), "end_of_turn": "early" if early else "hangover"}
         spec, self.speculation = self.speculation, None
-        transcript = None
+        transcript, understanding = None, None
         if spec is not None and spec.end_frame == last.end_frame and not spec.future.cancelled():
             try:
                 transcript = spec.future.result()   # no speech since: the early result stands (or is near)
+                understanding = spec.understanding
                 timings["asr_started_early_ms"] = round((start - spec.started) * 1000, 1)
             except Exception:  # noqa: BLE001 - recognise again below
                 transcript = None
@@ -137,4 +139,4 @@ class TurnTaking:
         if len(parts) > 1:
             timings["parts"] = len(parts)
         return CallerTurn(transcript.text.strip(), transcript.confidence, speech_end, parts[0].start_s, last.end_s,
-                          timings)
+                          timings, understanding)

@@ -221,39 +221,39 @@ def test_every_turn_is_stored(app):
         assert call.channel == "chat" and call.ended_at and call.outcome == "completed"
 
 
-def test_completes_turn_tells_a_whole_answer_from_one_that_trails_off(app):
+def test_understand_tells_a_whole_answer_from_one_that_trails_off(app):
     """What lets a live call end the caller's turn before the full VAD hangover (semantic end of turn)."""
     stranger = app.new_session(STRANGER)
     stranger.start()
     assert stranger.ctx.state == "ask_account"  # exactly 8 digits
-    assert not stranger.completes_turn("one two three four")
-    assert stranger.completes_turn("one two three four five six seven eight")
-    assert stranger.completes_turn("I want to speak to an agent")  # a global intent, any state
+    assert not stranger.understand("one two three four").complete
+    assert stranger.understand("one two three four five six seven eight").complete
+    assert stranger.understand("I want to speak to an agent").complete  # a global intent, any state
 
     session = app.new_session(ALEX)
     session.start()
     assert session.ctx.state == "ask_pin"  # 4 to 6 digits: four may still be followed by more
-    assert not session.completes_turn("two four six eight")
+    assert not session.understand("two four six eight").complete
     session.handle(CallerKeyed("2468"))
     assert session.ctx.state == "main_menu"
     for whole in ("What is my balance?", "I lost my card", "when are you open on saturday", "Goodbye!"):
-        assert session.completes_turn(whole), whole
+        assert session.understand(whole).complete, whole
     for partial in ("", "um", "What is my", "I want to hear my", "check my balance and", "I'd like to",
                     "I want to transfer money from my,", "Can you tell me..."):
-        assert not session.completes_turn(partial), partial
+        assert not session.understand(partial).complete, partial
     assert session.ctx.state == "main_menu"  # asking has no side effects
 
     session.handle(CallerSaid("transfer money from checking to savings"))
     assert session.ctx.state == "transfer_amount"
-    assert not session.completes_turn("two hundred")  # "...and fifty dollars" may follow
-    assert session.completes_turn("two hundred dollars")
+    assert not session.understand("two hundred").complete  # "...and fifty dollars" may follow
+    assert session.understand("two hundred dollars").complete
     session.handle(CallerSaid("two hundred dollars"))
-    assert session.completes_turn("yes")
+    assert session.understand("yes").complete
 
     priya = app.new_session(PRIYA)
     priya.start()
     priya.handle(CallerKeyed("1357"))
     priya.handle(CallerSaid("I lost my card"))
     assert priya.ctx.state == "lost_card_which"
-    assert priya.completes_turn("the credit card") and priya.completes_turn("the one ending in 3 3 3 3")
-    assert not priya.completes_turn("the one ending in 3 3")
+    assert priya.understand("the credit card").complete and priya.understand("the one ending in 3 3 3 3").complete
+    assert not priya.understand("the one ending in 3 3").complete

@@ -33,7 +33,7 @@ def test_understand_is_side_effect_free_and_says_if_the_answer_is_whole(app):
         "move two hundred dollars from savings to checking", 0.9, "main_menu", "transfer_funds", False, True)
     assert u.nlu.intent == "transfer_funds" and u.slots["amount"] == "200.00"
     assert s.understand("agent").is_global and not s.understand("I want to").complete
-    assert s.completes_turn("check my balance") and s.ctx.state == "main_menu" and s.ctx.slots == {}
+    assert s.understand("check my balance").complete and s.ctx.state == "main_menu" and s.ctx.slots == {}
 
 
 def test_handle_uses_the_understanding_made_for_this_state(app):

@@ -227,9 +227,15 @@ def feed(turns: TurnTaking, clock: FakeClock, samples: np.ndarray, may=True) -> 
     return out
 
 
+class Reading:
+    """What the dialog makes of a transcript; only `complete` matters to turn taking."""
+    def __init__(self, complete: bool):
+        self.complete = complete
+
+
 def make_turns(live_asr, judge=lambda text: False, **vad):
     clock = FakeClock()
-    return TurnTaking(VadSettings(**vad), live_asr, judge, lambda: None, clock), clock
+    return TurnTaking(VadSettings(**vad), live_asr, lambda text: Reading(judge(text)), lambda: None, clock), clock
 
 
 def test_a_spoken_turn_is_recognised_after_the_hangover(live_asr):
@@ -250,6 +256,7 @@ def test_a_whole_answer_ends_the_turn_early(live_asr):
     events = feed(turns, clock, np.concatenate([silence(0.5), asterisk("vm-goodbye"), silence(1.0)]))
     turn = next(e for e in events if isinstance(e, CallerTurn))
     assert turn.timings["end_of_turn"] == "early" and turn.timings["endpoint_ms"] < 400
+    assert turn.understanding.complete                   # the early reading travels on to the dialog
 
 
 def test_no_input_fires_only_once_armed_and_not_while_stopped(live_asr):
