@@ -22,6 +22,7 @@ from .recognizer import Recognizer, Transcript, Word
 
 MAX_SHORT_S = 29.0
 NO_SPEECH_THRESHOLD = 0.6
+SILENT_RMS = 10 ** (-70 / 20)   # quieter than a phone line's hiss: nothing to recognise (Whisper may say "you")
 
 
 def pick_device(device: str, compute_type: str) -> tuple[str, str]:
@@ -89,8 +90,11 @@ class WhisperRecognizer(Recognizer):
                         word_timestamps=True) -> list[Transcript]:
         """Recognise several utterances in one batch (one encoder and decoder pass on a GPU)."""
         language = language or (None if self.multilingual else "en")
-        short = [i for i, a in enumerate(audios) if 0 < len(a) <= MAX_SHORT_S * ASR_RATE]
         results: list[Transcript | None] = [None] * len(audios)
+        for i, a in enumerate(audios):
+            if len(a) and float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) < SILENT_RMS:
+                results[i] = Transcript("", language or self.default_language, round(len(a) / ASR_RATE, 3), 0.0, [])
+        short = [i for i, a in enumerate(audios) if results[i] is None and 0 < len(a) <= MAX_SHORT_S * ASR_RATE]
         if short:
             for i, t in zip(short, self._decode_short([audios[i] for i in short], hints, language, word_timestamps)):
                 results[i] = t
