@@ -10,6 +10,7 @@ from config import IvrError, Settings, get_settings
 from models import make_engine, session_factory
 
 from .bank import SqlBank
+from .call_log import CallLog
 from .flow import Flow, load_flow
 from .session import DialogSession
 
@@ -49,6 +50,13 @@ class App:
     def new_session(self, ani: str | None, call_log=None) -> DialogSession:
         keywords = sorted({kw for kw in self.nlu.keywords})
         return DialogSession(self.flow, SqlBank(self.sessions), self.prompts, self.nlu, ani, call_log, keywords)
+
+
+    def open_call(self, ani: str | None, channel: str, clock=None) -> tuple[CallLog, DialogSession]:
+        """A new stored call and its dialog session: what every transport (chat, SIP) starts a call with."""
+        self.require_schema()
+        call_log = CallLog(self.sessions, ani, channel=channel, **({"clock": clock} if clock else {}))
+        return call_log, self.new_session(ani, call_log)
 
 
 def get_app(settings: Settings | None = None) -> App:

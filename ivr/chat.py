@@ -30,10 +30,9 @@ def parse_line(line: str):
 
 
 def run_chat(app, ani: str | None, inp: TextIO, out: TextIO, err: TextIO) -> str:
-    app.require_schema()
-    call_log = CallLog(app.sessions, ani, channel="chat")
+    call_log, session = app.open_call(ani, "chat")
     try:
-        return _converse(app.new_session(ani, call_log), inp, out, err, call_log)
+        return _converse(session, inp, out, err, call_log)
     finally:
         call_log.close()
 

@@ -77,8 +77,6 @@ def cmd_prompts_render(args) -> int:
 
 def cmd_demo(args) -> int:
     """Speak a banking sentence over a simulated G.711 line and recognise it again."""
-    import io
-
     import numpy as np
     import soundfile as sf
 
@@ -170,8 +168,8 @@ def cmd_serve(args) -> int:
     try:
         server.start()
     except Exception as err:  # noqa: BLE001 - pjsua2 reports a busy port etc. as pj.Error
-        raise IvrError(f"cannot start the SIP endpoint on {args.host}:{args.sip_port}: "
-                       f"{getattr(err, 'info', lambda: err)()}".splitlines()[0]) from None
+        detail = err.info() if hasattr(err, "info") else str(err)
+        raise IvrError(f"cannot start the SIP endpoint on {args.host}:{args.sip_port}: {detail}".splitlines()[0]) from None
     print(f"IVR listening on sip:{settings.telephony.user}@{args.host}:{args.sip_port} (UDP and TCP); "
           f"call it with: ivr call sip:{settings.telephony.user}@{args.host}:{args.sip_port} --ani +15550100 "
           f"--dtmf 2468# --say 'what is my balance'", flush=True)

@@ -216,6 +216,20 @@ def answer(text: str, lex: Lexicon | None = None) -> str | None:
     return "yes" if yes else "no" if no else None
 
 
+def clear_yes(text: str, lex: Lexicon | None = None) -> bool:
+    """A yes that may act: nothing but polite words after the last yes, and not cut off ('...'). Anything else
+    after it may hide a negation the recogniser lost, so the caller is asked again."""
+    w = _lex(lex)
+    if re.search(r"(\.\.\.|…|-)\s*$", text):
+        return False
+    toks = tokens(text)
+    spans = find(toks, w.yes)
+    if not spans:
+        return False
+    end = max(e for _, e in spans)
+    return all(t in w.after_yes or t in w.fillers for t in toks[end:])
+
+
 def parse_yes_no(text: str, lex: Lexicon | None = None) -> str | None:
     """'yes'/'no'/None (None for anything unclear: 'I'm not sure', 'yes no')."""
     a = answer(text, lex)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .flow import CONFIRM, Flow, State
 from .nlu import NluResult
-from .slots import answer, parse_accounts, parse_digits, pick_card, read_amount
+from .slots import answer, clear_yes, parse_accounts, parse_digits, pick_card, read_amount
 from .words import Lexicon, find, tokens
 
 EARLY_END_CONFIDENCE = 0.65  # intent confidence that lets a turn end before the full hangover
@@ -67,8 +67,8 @@ class Interpreter:
             r = classify()
             if st.confirm and r.intent in st.on and r.intent not in CONFIRM and self._asks(text, r):
                 return result(r.intent)
-            if st.confirm and yn in CONFIRM:
-                return result(yn, complete=True)
+            if st.confirm and yn in CONFIRM:  # "no, I want my transactions": wait for the full hangover
+                return result(yn, complete=False)
             if r.intent in flow.globals:
                 return result(r.intent, "global")
             if r.intent in st.on and not st.confirm:
@@ -117,6 +117,8 @@ class Interpreter:
             return digits if digits and lo <= len(digits) <= hi else None
         if st.expect == "confirm":
             yn = answer(text, lex)
+            if yn == "yes" and not clear_yes(text, lex):
+                return None
             return yn if yn in CONFIRM else None
         if st.expect == "account":
             return next(iter(parse_accounts(text, lex)), None)
@@ -136,6 +138,8 @@ class Interpreter:
             return value == "everything" or bool(toks & (lex.dollars | lex.cents))
         if st.expect == "card":  # "the debit one", "the last one", or the last four digits
             return bool(toks & (set(lex.cards) | set(lex.ordinals))) or len(parse_digits(text, lex) or "") >= 4
+        if st.expect == "confirm":  # "yes... but make it 30", "no, make it 100": a read-back answer waits for the
+            return False            # full hangover, so a correction after a pause is never cut off
         return True
 
     # -- keys -------------------------------------------------------------------------------------------

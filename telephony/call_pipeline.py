@@ -14,7 +14,6 @@ import queue
 import threading
 import time
 
-from ivr.call_log import CallLog
 from ivr.session import CallerHungUp, CallerKeyed, CallerSaid, Hangup, Listen, NoInput, Say, Transfer
 
 from .audio_buffers import OutgoingAudio
@@ -33,8 +32,7 @@ TICK_S = 0.05
 class CallPipeline:
     def __init__(self, services, ani: str | None, hangup, transfer, recording_dir, clock=time.monotonic):
         self.services, self.clock = services, clock
-        self.call_log = CallLog(services.app.sessions, ani, channel="sip", clock=clock)
-        self.session = services.app.new_session(ani, self.call_log)
+        self.call_log, self.session = services.app.open_call(ani, "sip", clock)
         self.inbox: queue.Queue = queue.Queue()
         self.out = OutgoingAudio(on_event=self._playback_event, clock=clock)
         self.speaker = Speaker(services.synth, services.prompt_cache, self.out, clock)

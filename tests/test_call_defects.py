@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 import soundfile as sf
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
-from models import Customer
+from models import Account, Card, Customer, Transaction
 from models.pins import hash_pin
 
 from .sip_peers import Server, ivr_call, sipp_call
@@ -121,3 +121,45 @@ def test_the_softphone_prints_every_prompt_it_heard(server):
     heard = " ".join(p["text"].lower() for p in out["prompts"])
     for words in ("welcome", "help you today", "balance of your checking", "savings", "bye"):
         assert words in heard, (words, heard)     # "goodbye" was barged into the savings readout
+
+
+# ---- dialog safety through real calls (the worst three of the "money moved on a no" defects) ----------------
+def money_state(server):
+    with server.sessions() as s:
+        return (s.scalars(select(Account.balance).order_by(Account.id)).all(),
+                s.scalar(select(func.count()).select_from(Transaction)))
+
+
+def test_a_spoken_refusal_at_the_read_back_moves_no_money(server):
+    before_money, before = money_state(server), len(server.calls())
+    ivr_call(server, "--ani", "+15550100", "--dtmf", "2468#", "--say", "transfer ten dollars to savings",
+             "--say", "absolutely not", "--say", "goodbye", "--no-transcribe")
+    call, turns, events = last_call(server, before)
+    said = [t.text for t in turns if t.speaker == "caller"]
+    assert money_state(server) == before_money, said        # heard right or not, nothing moves on a refusal
+    assert prompts(turns, "transfer_confirm") and not prompts(turns, "transfer_done"), said
+
+
+def test_the_last_card_is_the_one_blocked(server):
+    before = len(server.calls())
+    try:
+        ivr_call(server, "--ani", "+15550101", "--dtmf", "1357#", "--say", "I lost my card", "--say",
+                 "the last card please", "--say", "yes", "--say", "goodbye", "--no-transcribe")
+        call, turns, events = last_call(server, before)
+        with server.sessions() as s:
+            status = dict(s.execute(select(Card.kind, Card.status).join(Customer).where(
+                Customer.ani == "+15550101")).all())
+        assert status == {"debit": "active", "credit": "blocked"}, [(t.speaker, t.text) for t in turns]
+    finally:
+        with server.sessions.begin() as s:
+            s.execute(update(Card).values(status="active", block_reference=None, blocked_at=None))
+
+
+def test_a_new_request_at_anything_else_is_served_not_hung_up(server):
+    before = len(server.calls())
+    ivr_call(server, "--ani", "+15550101", "--dtmf", "1357#", "--say", "check my balance", "--say",
+             "no, I want to hear my recent transactions", "--say", "goodbye", "--no-transcribe")
+    call, turns, events = last_call(server, before)
+    states = [t.state for t in turns if t.speaker == "ivr"]
+    assert "transactions" in states, [(t.speaker, t.text) for t in turns]
+    assert states.index("transactions") < states.index("goodbye")

@@ -143,3 +143,15 @@ def test_card_choice(said, key):
     from ivr.slots import pick_card
 
     assert pick_card(said, CARDS) == key
+
+
+@pytest.mark.parametrize("text, clear", [
+    ("yes", True), ("yes please", True), ("Yes, that's right.", True), ("sure, go ahead", True),
+    ("absolutely", True), ("okay thank you", True),
+    ("And, absolutely, our...", False),       # "absolutely not" as tiny.en heard it over the phone
+    ("yes but make it 30 dollars", False), ("definitely...", False), ("of course we", False),
+])
+def test_only_a_clear_yes_may_act(text, clear):
+    from ivr.slots import clear_yes
+
+    assert clear_yes(text) is clear
