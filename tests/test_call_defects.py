@@ -163,3 +163,31 @@ def test_a_new_request_at_anything_else_is_served_not_hung_up(server):
     states = [t.state for t in turns if t.speaker == "ivr"]
     assert "transactions" in states, [(t.speaker, t.text) for t in turns]
     assert states.index("transactions") < states.index("goodbye")
+
+
+def test_a_crash_mid_call_leaves_a_playable_recording_up_to_its_last_second(tmp_path):
+    """Issue: after `kill -9` of `ivr serve` in the middle of a call the recording was lost entirely."""
+    import signal
+    import subprocess
+    import time
+
+    from .conftest import IVR, ROOT
+
+    srv = Server(tmp_path / "crash")
+    caller = subprocess.Popen([IVR, "call", srv.uri, "--ani", "+15550100", "--wait", "30", "--no-transcribe"],
+                              env=srv.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not srv.calls() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(6.0)
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(10)
+    finally:
+        caller.kill()
+        caller.wait(10)
+    call = srv.calls()[0]
+    audio, rate = sf.read(call.recording_path, dtype="float32")
+    assert rate == 8000 and audio.shape[1] == 2
+    assert 4.5 <= len(audio) / rate <= 7.0, len(audio) / rate      # up to its last second
+    assert abs(audio[: 4 * rate, 1]).max() > 0.1                    # the welcome notice is in it
