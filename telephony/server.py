@@ -41,37 +41,37 @@ class IvrCall(pj.Call):
     def __init__(self, server: "IvrServer", account: pj.Account, call_id: int):
         super().__init__(account, call_id)
         self.server = server
-        self.worker: CallPipeline | None = None
+        self.pipeline: CallPipeline | None = None
         self.port: CallMediaPort | None = None
         self.rx_packets, self.rx_changed = -1, time.monotonic()
 
     def onCallState(self, prm):
         info = self.getInfo()
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            if self.worker:
-                self.worker.on_hangup()
+            if self.pipeline:
+                self.pipeline.on_hangup()
             self.server.forget(self)
 
     def onCallMediaState(self, prm):
         """First answer, hold, resume, or any re-INVITE/UPDATE: (re)wire the media port to the audio stream."""
-        worker = self.worker  # not self: the port must not keep the call alive
-        if worker is None:
+        pipeline = self.pipeline  # not self: the port must not keep the call alive
+        if pipeline is None:
             return
         if self.port is None:
-            self.port = self.server.ports.connect(self, worker.on_caller_frame, worker.next_frame)
+            self.port = self.server.ports.connect(self, pipeline.on_caller_frame, pipeline.next_frame)
             if self.port is not None:
-                worker.start()
+                pipeline.start()
             return
         status = self.server.ports.wire(self, self.port)
-        worker.on_hold(status == "hold")
+        pipeline.on_hold(status == "hold")
 
     def onDtmfDigit(self, prm):  # RFC 2833 telephone-events and SIP INFO
-        if self.worker:
-            self.worker.on_dtmf(prm.digit)
+        if self.pipeline:
+            self.pipeline.on_dtmf(prm.digit)
 
     def onCallTransferStatus(self, prm):
-        if prm.finalNotify and self.worker:
-            self.worker.on_transfer_result(prm.statusCode)
+        if prm.finalNotify and self.pipeline:
+            self.pipeline.on_transfer_result(prm.statusCode)
 
     def rtp_silent_for(self) -> float:
         """Seconds since the last RTP packet arrived (media may not be up yet: 0)."""
@@ -137,7 +137,7 @@ class IvrServer:
             return
         info = call.getInfo()
         ani = uri_user(info.remoteUri)
-        call.worker = CallPipeline(self.services, ani, hangup=lambda c=call: self.pj.call_soon(lambda: self._hangup(c)),
+        call.pipeline = CallPipeline(self.services, ani, hangup=lambda c=call: self.pj.call_soon(lambda: self._hangup(c)),
                                  transfer=lambda action, c=call: self.pj.call_soon(lambda: self._refer(c, action)),
                                  recording_dir=self.recordings)
         self.calls[prm.callId] = call
@@ -168,24 +168,24 @@ class IvrServer:
             call.xfer(self.cfg.agent_uri, op)
         except pj.Error as err:
             log.warning("REFER failed to start: %s", err.info())
-            call.worker.on_transfer_result(500)
+            call.pipeline.on_transfer_result(500)
 
     def _check_rtp(self) -> None:
         now = time.monotonic()
         if now - self._last_check < 1.0:
             return
         self._last_check = now
-        done = [c for c in self._ended if c.worker is None or c.worker.finished.is_set()]
+        done = [c for c in self._ended if c.pipeline is None or c.pipeline.finished.is_set()]
         self._ended = [c for c in self._ended if c not in done]
         for call in done:
             self._release_call(call)
         del done  # the last references go here, on the pj thread
         for call in list(self.calls.values()):
-            if call.worker is not None and call.worker.held:
+            if call.pipeline is not None and call.pipeline.held:
                 continue  # a caller on hold may send no RTP at all
             if call.rtp_silent_for() > self.cfg.rtp_timeout_s:
                 log.warning("call %s: no RTP for %.0f s, hanging up", call.getId(), self.cfg.rtp_timeout_s)
-                call.worker.on_hangup()
+                call.pipeline.on_hangup()
                 self._hangup(call)
                 self.forget(call)
 
@@ -194,14 +194,14 @@ class IvrServer:
         self.pj.start(self._setup, teardown=self._release)
 
     def _release_call(self, call: IvrCall) -> None:
-        """Break call <-> worker <-> media port reference cycles, so that these pjsua2 objects are freed right
+        """Break call <-> pipeline <-> media port reference cycles, so that these pjsua2 objects are freed right
         here on the pj thread, not later by Python's cycle collector on whatever thread it runs (pjlib aborts);
         the media port goes back to the pool."""
         if call.port is not None:
             self.ports.release(call.port)
-        if call.worker is not None:
-            call.worker.release()
-        call.port = call.worker = None
+        if call.pipeline is not None:
+            call.pipeline.release()
+        call.port = call.pipeline = None
 
     def _release(self) -> None:
         for call in [*self.calls.values(), *self._ended]:
@@ -224,8 +224,8 @@ class IvrServer:
         deadline = time.monotonic() + self.cfg.drain_timeout_s
         while self.calls and time.monotonic() < deadline:
             time.sleep(0.2)
-        workers = [c.worker for c in list(self.calls.values()) if c.worker]
+        pipelines = [c.pipeline for c in list(self.calls.values()) if c.pipeline]
         self.pj.stop()
-        for w in workers:
+        for w in pipelines:
             w.on_hangup()
             w.finished.wait(5)
