@@ -67,7 +67,8 @@ def test_malformed_sip_never_crashes(server, tmp_path):
     time.sleep(1.0)
     assert server.proc.poll() is None
     out = ivr_call(server, "--ani", "+15550101", "--dtmf", "1357", "--say", "goodbye")
-    assert any("demo bank" in p["text"].lower() for p in out["prompts"])
+    heard = " ".join(p["text"].lower() for p in out["prompts"]).replace(".", "").replace(",", "")
+    assert "demo bank" in heard, (out, "".join(server.output[-40:]))       # tiny.en writes "demo. Bank" at times
 
 
 def test_ivr_call_balance_end_to_end(server, tmp_path):
