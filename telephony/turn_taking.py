@@ -40,6 +40,7 @@ class TurnTaking:
         self.listening = False
         self.speculation: Speculation | None = None
         self._carry: list[Utterance] = []      # parts of a turn cut at the maximum utterance length
+        self._carry_quiet = 0                  # frames of no speech since the last cut part
 
     # -- what the call tells it --------------------------------------------------------------------------
     def listen(self, hints: list[str] | None, no_input_s: float | None) -> None:
@@ -67,12 +68,20 @@ class TurnTaking:
             self.speculation = None
         if silence == self.cfg.speculate_ms and may_take_turn and self.listening:
             self._speculate(t - silence / 1000)
+        if self._carry and not self.endpointer.in_speech and not events:
+            self._carry_quiet += 1
+            if self._carry_quiet * FRAME_MS >= self.cfg.hangover_ms:  # the caller stopped right after a cut
+                parts, self._carry = self._carry, []
+                if may_take_turn and self.listening:
+                    out.append(self._turn(parts, t - self._carry_quiet * FRAME_MS / 1000, early=False))
         for event in events:
             if isinstance(event, VadSpeechStarted):
+                self._carry_quiet = 0
                 out.append(SpeechStarted(t))
             elif isinstance(event, Utterance):
                 if event.truncated and self._carried_s() + len(event.audio) / RATE / 2 < MAX_TURN_S:
                     self._carry.append(event)   # not an end of turn: keep listening
+                    self._carry_quiet = 0
                     continue
                 parts, self._carry = [*self._carry, event], []
                 if not (may_take_turn and self.listening):

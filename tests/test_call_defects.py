@@ -191,3 +191,28 @@ def test_a_crash_mid_call_leaves_a_playable_recording_up_to_its_last_second(tmp_
     assert rate == 8000 and audio.shape[1] == 2
     assert 4.5 <= len(audio) / rate <= 7.0, len(audio) / rate      # up to its last second
     assert abs(audio[: 4 * rate, 1]).max() > 0.1                    # the welcome notice is in it
+
+
+def test_star_repeats_the_prompt_and_is_stored(server):
+    before = len(server.calls())
+    ivr_call(server, "--ani", "+15550100", "--dtmf", "2468#", "--wait", "2", "--dtmf", "*", "--wait", "10",
+             "--no-transcribe")
+    call, turns, events = last_call(server, before)
+    assert [e.kind for e in events if e.kind == "repeat"] == ["repeat"]
+    menus = prompts(turns, "main_menu")
+    assert len(menus) == 2 and menus[0].interrupted and not menus[1].interrupted
+
+
+def test_a_monologue_longer_than_the_maximum_utterance_is_one_turn(tmp_path):
+    """Issue: a request cut at `vad.max_utterance_s` was acted on twice, the first half first."""
+    srv = Server(tmp_path / "long", env={"IVR_VAD__MAX_UTTERANCE_S": "1.5"})
+    try:
+        ivr_call(srv, "--ani", "+15550100", "--dtmf", "2468#", "--say",
+                 "I would like to hear the balance of my checking account please", "--say", "goodbye",
+                 "--no-transcribe")
+        turns = srv.turns(srv.calls()[0].id)
+        spoken = [t for t in turns if t.speaker == "caller" and t.text != "[PIN]"]
+        assert len(spoken) == 2 and spoken[1].intent == "goodbye", [(t.text, t.timings) for t in spoken]
+        assert "checking account" in spoken[0].text.lower() and spoken[0].timings["parts"] >= 2, spoken[0].text
+    finally:
+        srv.stop()
