@@ -70,6 +70,9 @@ class CallPipeline:
         self.inbox.put(KeyIn(digit, self.clock()))
 
     def on_hangup(self) -> None:
+        if not self.thread.is_alive() and not self.finished.is_set():
+            self._close_unstarted()   # the call ended before it had audio: nothing runs to close it
+            return
         self.inbox.put(HungUp(self.clock()))
 
     def on_transfer_result(self, code: int) -> None:
@@ -81,6 +84,12 @@ class CallPipeline:
     def release(self) -> None:
         """Forget the callbacks into the SIP layer (they reference its call object)."""
         self._hangup = self._transfer = lambda *_: None
+
+    def _close_unstarted(self) -> None:
+        self.call_log.end("caller_hangup")
+        self.recorder.close()
+        self.call_log.close()
+        self.finished.set()
 
     def _playback_event(self, kind: str, playback, t: float) -> None:
         if kind == "first":

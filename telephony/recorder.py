@@ -77,7 +77,8 @@ class StreamingRecorder:
                 batch, self._pending = self._pending, []
                 closing = closing and self._closed
             if batch:
-                self._file.write(b"".join(_interleave(f) for f in batch))
+                pairs = np.frombuffer(b"".join(batch), dtype="<i2").reshape(len(batch), 2, FRAME_BYTES // 2)
+                self._file.write(pairs.transpose(0, 2, 1).tobytes())   # left+right frames -> stereo samples
                 self.frames += len(batch)
             self._sync_header()
             if closing:
@@ -91,9 +92,3 @@ class StreamingRecorder:
         self._file.seek(0, 2)
         self._file.flush()
 
-
-def _interleave(pair: bytes) -> bytes:
-    """left+right mono frames -> one stereo frame."""
-    left = np.frombuffer(pair[:FRAME_BYTES], dtype="<i2")
-    right = np.frombuffer(pair[FRAME_BYTES:], dtype="<i2")
-    return np.stack([left, right], axis=1).tobytes()

@@ -30,6 +30,21 @@ def run_ivr(*args: str, env: dict | None = None, stdin: str = "", timeout: float
                           env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
+def demo_app(path: Path):
+    """An App on a fresh demo-bank SQLite database under `path`, with the real NLU."""
+    from config import Settings
+    from ivr.app import App
+    from ivr.nlu import get_classifier
+    from models.demo import seed_demo
+    from models.migrate import upgrade
+
+    a = App(Settings(data_dir=path, database_url=f"sqlite:///{path}/bank.sqlite3"))
+    upgrade(a.engine)
+    seed_demo(a.sessions())
+    a.__dict__["nlu"] = get_classifier()
+    return a
+
+
 @pytest.fixture(scope="session")
 def live_asr():
     from asr import get_recognizer
@@ -52,3 +67,14 @@ def pcm16(samples: np.ndarray) -> bytes:
 
 def silence(seconds: float, rate: int = 8000) -> np.ndarray:
     return np.zeros(int(seconds * rate), np.float32)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One `ivr serve` on the demo bank for a test module (SIP tests); stopped by SIGTERM, which must exit 0."""
+    from .sip_peers import Server
+
+    srv = Server(tmp_path_factory.mktemp("serve"))
+    yield srv
+    srv.stop()
+    assert srv.proc.returncode == 0, "".join(srv.output[-30:])

@@ -17,14 +17,6 @@ pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="sip-tester
 PIN_PROMPT = (4.7, 9.8)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("defects"))
-    yield srv
-    srv.stop()
-    assert srv.proc.returncode == 0, "".join(srv.output[-30:])
-
-
 def last_call(server, before):
     call = server.calls()[before]
     return call, server.turns(call.id), server.events(call.id)

@@ -5,27 +5,18 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from config import Settings
-from ivr.app import App
 from ivr.chat import run_chat
 from ivr.session import CallerKeyed, CallerSaid
-from ivr.nlu import get_classifier
 from models import Account, Call, Card, Customer, Transaction, Turn
-from models.demo import seed_demo
-from models.migrate import upgrade
 
-from .conftest import run_ivr
+from .conftest import demo_app, run_ivr
 
 ALEX, PRIYA, STRANGER = "+15550100", "+15550101", "+15559999"
 
 
 @pytest.fixture
 def app(tmp_path):
-    a = App(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/bank.sqlite3"))
-    upgrade(a.engine)
-    seed_demo(a.sessions())
-    a.__dict__["nlu"] = get_classifier()
-    return a
+    return demo_app(tmp_path)
 
 
 def chat(app, *lines, ani=ALEX):

@@ -8,14 +8,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from config import Settings
-from ivr.app import App
 from ivr.flow import load_flow
-from ivr.nlu import get_classifier
 from ivr.session import CallerKeyed, CallerSaid, Listen, Say
 from models import Account, Card
-from models.demo import seed_demo
-from models.migrate import upgrade
+
+from .conftest import demo_app
 
 CALLERS = {"+15550100": "2468", "+15550101": "1357"}   # Alex: two accounts, one card; Priya: one account, two cards
 CANNED = {"account": ["checking"], "amount": ["ten dollars"], "card": ["dtmf:1"], "confirm": ["yes", "no"]}
@@ -29,14 +26,6 @@ REQUESTS = ["I want to hear my recent transactions", "no, what are my recent tra
 
 FLOW = load_flow()
 CONFIRMING = sorted(name for name, st in FLOW.states.items() if st.confirming)
-
-
-def make_app(tmp_path):
-    a = App(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/bank.sqlite3"))
-    upgrade(a.engine)
-    seed_demo(a.sessions())
-    a.__dict__["nlu"] = get_classifier()
-    return a
 
 
 def event(line: str):
@@ -63,7 +52,7 @@ def answers_for(st, pin: str) -> list[str]:
 def paths(tmp_path_factory):
     """For each confirming state, the shortest input sequences (per caller) that reach it, by breadth-first
     search over the flow: {state: [(ani, inputs, states asked on the way)]}."""
-    app = make_app(tmp_path_factory.mktemp("paths"))
+    app = demo_app(tmp_path_factory.mktemp("paths"))
     found: dict[str, list] = {}
     for ani, pin in CALLERS.items():
         seen, queue = set(), deque([([], ())])
@@ -103,7 +92,7 @@ CASES = ([(s, "yes", a) for s in CONFIRMING for a in YES] + [(s, "no", a) for s 
 
 @pytest.mark.parametrize("state,kind,said", CASES)
 def test_confirmation_answers(tmp_path, paths, state, kind, said):
-    app = make_app(tmp_path)
+    app = demo_app(tmp_path)
     correct = FLOW.states[state].correct
     ani, inputs = path_to(paths, state, correct[0] if kind == "correction" and correct else None)
     session = replay(app, ani, inputs)
@@ -136,7 +125,7 @@ def test_confirmation_answers(tmp_path, paths, state, kind, said):
 
 
 def test_a_correction_then_yes_moves_the_corrected_amount(tmp_path):
-    app = make_app(tmp_path)
+    app = demo_app(tmp_path)
     session = replay(app, "+15550100", ["dtmf:2468", "transfer 40 dollars to savings", "no, make it 100 dollars",
                                         "yes but make it 30 dollars"])
     assert session.ctx.state == "transfer_confirm"

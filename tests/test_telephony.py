@@ -24,14 +24,6 @@ from .sip_peers import (
 pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="sip-tester is not installed")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("serve"))
-    yield srv
-    srv.stop()
-    assert srv.proc.returncode == 0, "".join(srv.output[-30:])
-
-
 @pytest.mark.parametrize("scenario", ["pin_by_rfc2833.xml", "pin_by_sip_info.xml"])
 def test_sipp_call_with_dtmf_pin(server, scenario):
     call, turns = sipp_call(server, scenario)
