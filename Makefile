@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := espeak-ng sip-tester asterisk-core-sounds-en-wav asterisk-core-sounds-en sox libsndfile1
+APT_PACKAGES := espeak-ng sip-tester asterisk-core-sounds-en-wav asterisk-core-sounds-en sox libsndfile1 postgresql
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test setup system-packages bench clean
@@ -31,7 +31,9 @@ run: setup
 	@echo "Call it from another terminal:  .venv/bin/ivr call sip:bank@127.0.0.1:5060 --ani +15550100 --dtmf 2468# --say 'what is my balance' --say goodbye"
 	@echo "or with SIPp / baresip / Linphone / Zoiper at sip:bank@127.0.0.1:5060 (demo PINs: +15550100 2468, +15550101 1357)."
 	@echo "Text-mode instead: .venv/bin/ivr chat --ani +15550100"
-	$(BIN)/ivr serve --host 127.0.0.1 --sip-port 5060
+	@echo "Each call is analysed seconds after it ends:  .venv/bin/ivr calls list  /  .venv/bin/ivr calls show CALL_ID"
+	@$(BIN)/ivr analyze --follow & analyzer=$$!; trap 'kill $$analyzer 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/ivr serve --host 127.0.0.1 --sip-port 5060
 
 test: setup
 	$(BIN)/lint-imports
@@ -43,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/nlu.py
 	$(BIN)/python bench/turn_taking.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

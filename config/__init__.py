@@ -68,6 +68,16 @@ class TelephonySettings(BaseModel):
     password: str = ""
 
 
+class AnalyticsSettings(BaseModel):
+    transcribe: bool = True                # re-transcribe recordings with asr.accurate_model
+    cpu_threads: int = Field(1, ge=1, le=256)
+    nice: int = Field(19, ge=0, le=19)
+    lease_s: float = Field(120.0, ge=5, le=86400)
+    max_attempts: int = Field(3, ge=1, le=100)
+    retry_s: float = Field(30.0, ge=0, le=86400)
+    poll_s: float = Field(1.0, gt=0, le=3600)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IVR_", env_nested_delimiter="__", yaml_file=CONFIG_DIR / "settings.yaml", extra="forbid"
@@ -78,6 +88,7 @@ class Settings(BaseSettings):
     vad: VadSettings = VadSettings()
     tts: TtsSettings = TtsSettings()
     telephony: TelephonySettings = TelephonySettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -51,12 +51,26 @@ class App:
         keywords = sorted({kw for kw in self.nlu.keywords})
         return DialogSession(self.flow, SqlBank(self.sessions), self.prompts, self.nlu, ani, call_log, keywords)
 
-
-    def open_call(self, ani: str | None, channel: str, clock=None) -> tuple[CallLog, DialogSession]:
-        """A new stored call and its dialog session: what every transport (chat, SIP) starts a call with."""
+    def open_call(self, ani: str | None, channel: str, clock=None, node: str | None = None
+                  ) -> tuple[CallLog, DialogSession]:
+        """A new stored call and its dialog session: what every transport (chat, SIP) starts a call with.
+        `node` names the endpoint (host:port) so that its next start-up can close what a crash left open."""
         self.require_schema()
-        call_log = CallLog(self.sessions, ani, channel=channel, **({"clock": clock} if clock else {}))
+        call_log = CallLog(self.sessions, ani, channel=channel, node=node, **({"clock": clock} if clock else {}))
         return call_log, self.new_session(ani, call_log)
+
+    def close_interrupted_calls(self, node: str) -> int:
+        """Calls this endpoint left open when it died: ended now as `interrupted`, every stored turn kept."""
+        from datetime import datetime
+
+        from sqlalchemy import update
+
+        from models import Call
+
+        with self.sessions.begin() as s:
+            result = s.execute(update(Call).where(Call.node == node, Call.ended_at.is_(None))
+                               .values(ended_at=datetime.now(), outcome="interrupted"))
+        return result.rowcount
 
 
 def get_app(settings: Settings | None = None) -> App:

@@ -16,20 +16,27 @@ from typing import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from analytics.redaction import redact_text
 from models import Call, CallEvent, EventKind, Turn
 
 log = logging.getLogger(__name__)
 
 
+def _redacted(value):
+    """Card numbers, CVVs, account numbers, SSNs said in a turn never reach the database (PCI DSS 3.3.1)."""
+    return redact_text(value)[0] if isinstance(value, str) else value
+
+
 class CallLog:
-    def __init__(self, sessions: sessionmaker, ani: str | None, channel: str = "sip", clock=time.monotonic):
+    def __init__(self, sessions: sessionmaker, ani: str | None, channel: str = "sip", clock=time.monotonic,
+                 node: str | None = None):
         self.sessions, self.clock = sessions, clock
         self.t0 = clock()            # offsets (start_ms, at_ms) count from here: the start of the recording
         self._seq = 0
         self._pending: dict | None = None   # the caller turn waiting for its timings
         self._lock = threading.Lock()
         with sessions.begin() as s:
-            call = Call(ani=ani, channel=channel)
+            call = Call(ani=ani, channel=channel, node=node)
             s.add(call)
             s.flush()
             self.call_id = call.id
@@ -44,6 +51,7 @@ class CallLog:
     def turn(self, speaker: str, text: str, state: str | None = None, intent: str | None = None,
              confidence: float | None = None, slots: dict | None = None, **fields) -> None:
         """Store a turn; a caller turn is held until `complete_turn` (or the next caller turn, or the end)."""
+        text, slots = _redacted(text), {k: _redacted(v) for k, v in (slots or {}).items()}
         with self._lock:
             row = dict(call_id=self.call_id, seq=self._next_seq(), speaker=speaker, text=text, state=state,
                        intent=intent, confidence=confidence, slots=slots or None, **fields)

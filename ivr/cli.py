@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -163,7 +164,10 @@ def cmd_serve(args) -> int:
     synth = get_synthesizer()
     prompt_cache = PromptCache(settings.data_dir, synth, LINE_RATE)
     prompt_cache.warm_openings(load_prompts())
-    services = Services(app, settings, recognizer, synth, prompt_cache)
+    node = f"{socket.gethostname()}:{args.sip_port}"
+    if closed := app.close_interrupted_calls(node):
+        print(f"{closed} call(s) left open by an earlier crash of this endpoint closed as interrupted", flush=True)
+    services = Services(app, settings, recognizer, synth, prompt_cache, node)
     server = IvrServer(services, args.host, args.sip_port)
     try:
         server.start()
@@ -174,6 +178,151 @@ def cmd_serve(args) -> int:
           f"call it with: ivr call sip:{settings.telephony.user}@{args.host}:{args.sip_port} --ani +15550100 "
           f"--dtmf 2468# --say 'what is my balance'", flush=True)
     server.run_forever()
+    return 0
+
+
+def _analyzer(args=None):
+    from analytics.worker import Analyzer
+    from ivr.app import get_app
+
+    app = get_app()
+    app.require_schema()
+    return app, Analyzer(app.sessions, app.settings)
+
+
+def cmd_analyze(args) -> int:
+    import signal
+    import threading
+
+    from analytics.worker import lower_priority
+
+    if sum(bool(x) for x in (args.call_ids, args.all, args.follow)) != 1:
+        raise IvrError("say what to analyse: CALL_ID..., --all or --follow")
+    app, analyzer = _analyzer()
+    lower_priority(app.settings.analytics.nice)
+    if args.follow:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        print(f"analyzer {analyzer.worker_id} following ended calls at "
+              f"{app.engine.url.render_as_string(hide_password=True)}", flush=True)
+        try:
+            analyzer.follow(stop)
+        except KeyboardInterrupt:
+            pass
+        return 0
+    from sqlalchemy import select
+
+    from models import Call
+
+    with app.sessions() as s:
+        ids = list(args.call_ids) if args.call_ids else list(s.scalars(select(Call.id).where(Call.ended_at.is_not(None))))
+        known = set(s.scalars(select(Call.id).where(Call.id.in_(ids), Call.ended_at.is_not(None))))
+    if missing := [i for i in ids if i not in known]:
+        raise IvrError(f"no ended call {missing[0]}")
+    analyzer.requeue(ids)
+    if args.all:
+        from tqdm import tqdm
+
+        with tqdm(total=len(ids), unit="call", desc="analysing", file=sys.stderr) as bar:
+            analyzer.drain(set(ids), progress=lambda _id: bar.update(1))
+    else:
+        analyzer.drain(set(ids))
+    return _report_analyses(app, ids)
+
+
+def _report_analyses(app, ids: list[int], as_json: bool = False, files: list[str] | None = None) -> int:
+    from sqlalchemy import select
+
+    from models import Analysis
+
+    with app.sessions() as s:
+        jobs = {j.call_id: j for j in s.scalars(select(Analysis).where(Analysis.call_id.in_(ids)))}
+    failed = 0
+    for i, call_id in enumerate(ids):
+        job = jobs.get(call_id)
+        if as_json:
+            print(json.dumps({"call_id": call_id, **({"file": files[i]} if files else {}),
+                              "analysis": str(job.status) if job else "pending"}), flush=True)
+        elif job is not None and job.status == "done":
+            score = "n/a" if job.score is None else f"{job.score:g}" + (" AUTO-FAIL" if job.auto_failed else "")
+            print(f"call {call_id}: analysed ({job.scorecard}: {score})", flush=True)
+        else:
+            print(f"call {call_id}: {job.status if job else 'pending'}" + (f" ({job.error})" if job and job.error else ""),
+                  flush=True)
+        failed += job is None or job.status != "done"
+    if failed and not as_json:
+        raise IvrError(f"{failed} of {len(ids)} analyses did not finish; they are retried by `ivr analyze --follow`")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from analytics.importer import import_files
+
+    app, analyzer = _analyzer()
+    ids = import_files(app.sessions, args.files, app.settings.data_dir / "recordings", args.customer_channel)
+    analyzer.drain(set(ids))
+    return _report_analyses(app, ids, as_json=args.json, files=args.files)
+
+
+def cmd_topics(args) -> int:
+    from datetime import datetime
+
+    from analytics.report import parse_since, period_topics
+    from analytics.topics import rank_topics
+
+    period = parse_since(args.since)
+    app, analyzer = _analyzer()
+    now = datetime.now()
+    with app.sessions() as s:
+        current, previous = period_topics(s, now - period, now), period_topics(s, now - 2 * period, now - period)
+    ranked = rank_topics(current, previous, analyzer.embedder)
+    if args.json:
+        print(json.dumps({"since": args.since, "calls": len(current), "previous_calls": len(previous),
+                          "topics": [vars(t) for t in ranked]}))
+        return 0
+    print(f"{len(current)} analysed calls in the last {args.since} ({len(previous)} in the period before)")
+    for t in ranked[: args.top]:
+        change = "new" if t.change is None else f"{t.change:+.0%}"
+        print(f"{t.count:5d}  {change:>6}  {t.kind:9}  {t.topic}" + (f"  ({', '.join(t.members[:3])})" if len(t.members) > 1 else ""))
+    return 0
+
+
+def cmd_calls_list(args) -> int:
+    from analytics.report import list_calls, parse_since
+
+    since = parse_since(args.since) if args.since else None
+    app, _ = _analyzer()
+    with app.sessions() as s:
+        rows = list_calls(s, since, args.outcome, args.min_score)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for r in rows:
+        score = "" if r["score"] is None else f"{r['score']:5.1f}"
+        print(f"{r['id']:6d}  {r['started_at']}  {r['channel']:6}  {r['ani'] or '-':12}  {r['outcome'] or 'open':13}  "
+              f"{r['analysis']:7}  {score}{' AUTO-FAIL' if r['auto_failed'] else ''}{' COMPLAINT' if r['complaint'] else ''}")
+    return 0
+
+
+def cmd_calls_show(args) -> int:
+    from analytics.report import call_detail
+
+    app, _ = _analyzer()
+    with app.sessions() as s:
+        detail = call_detail(s, args.call_id)
+    if args.json:
+        print(json.dumps(detail))
+        return 0
+    print(f"call {detail['id']} ({detail['channel']}, {detail['ani'] or 'no caller ID'}) {detail['started_at']} "
+          f"{detail['duration_s']} s, {detail['outcome'] or 'open'}; analysis {detail['analysis']['status']}")
+    for t in detail["turns"]:
+        at = "" if t["start_s"] is None else f"{t['start_s']:7.2f}  "
+        print(f"{at}{t['speaker']:6} {t['text']}")
+    if detail["score"]:
+        sc = detail["score"]
+        print(f"score ({sc['scorecard']}): {sc['total']}{' AUTO-FAIL' if sc['auto_failed'] else ''}")
+        for item in sc["items"]:
+            print(f"  {item['answer']:3} {item['earned']:g}/{item['possible']:g}  {item['question']}")
     return 0
 
 
@@ -220,6 +369,12 @@ def cmd_call(args) -> int:
 def _port(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 65535:
         raise argparse.ArgumentTypeError(f"not a port number: {value!r}")
+    return int(value)
+
+
+def _call_id(value: str) -> int:
+    if not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(f"not a call id: {value!r}")
     return int(value)
 
 
@@ -282,6 +437,37 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--no-transcribe", action="store_true", help="do not transcribe what was heard (load tests)")
     cl.add_argument("--json", action="store_true")
     cl.set_defaults(func=cmd_call)
+
+    an = sub.add_parser("analyze", help="post-call analytics: transcript, redaction, sentiment, metrics, score")
+    an.add_argument("call_ids", nargs="*", type=_call_id, metavar="CALL_ID")
+    an.add_argument("--all", action="store_true", help="(re-)analyse every ended call, with a progress bar")
+    an.add_argument("--follow", action="store_true", help="keep analysing calls as they end (the analyzer worker)")
+    an.set_defaults(func=cmd_analyze)
+
+    im = sub.add_parser("import", help="store and analyse recordings of human-agent calls")
+    im.add_argument("files", nargs="+", metavar="FILE")
+    im.add_argument("--customer-channel", choices=["left", "right"], default="left")
+    im.add_argument("--json", action="store_true", help='one {"call_id": N} object per file')
+    im.set_defaults(func=cmd_import)
+
+    tp = sub.add_parser("topics", help="hot topics and complaint subjects, ranked, against the period before")
+    tp.add_argument("--since", default="7d", help="period: 30m, 12h, 7d, 2w (default 7d)")
+    tp.add_argument("--top", type=int, default=20)
+    tp.add_argument("--json", action="store_true")
+    tp.set_defaults(func=cmd_topics)
+
+    ca = sub.add_parser("calls", help="stored calls")
+    cas = ca.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    cls_ = cas.add_parser("list", help="calls, newest first")
+    cls_.add_argument("--since", default=None, help="period: 30m, 12h, 7d, 2w")
+    cls_.add_argument("--outcome", choices=["completed", "transferred", "caller_hangup", "failed", "interrupted"])
+    cls_.add_argument("--min-score", type=float, default=None)
+    cls_.add_argument("--json", action="store_true")
+    cls_.set_defaults(func=cmd_calls_list)
+    csh = cas.add_parser("show", help="one call: transcript (redacted), sentiment, metrics, score")
+    csh.add_argument("call_id", type=_call_id, metavar="CALL_ID")
+    csh.add_argument("--json", action="store_true")
+    csh.set_defaults(func=cmd_calls_show)
 
     d = sub.add_parser("demo", help="speak a sentence over a simulated phone line and transcribe it back")
     d.set_defaults(func=cmd_demo)

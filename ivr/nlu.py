@@ -68,7 +68,7 @@ def intent_names(path: Path = CONFIG_DIR / "intents" / "en.yaml") -> set[str]:
 
 class IntentClassifier:
     def __init__(self, path: Path = CONFIG_DIR / "intents" / "en.yaml", cache_dir: Path | None = None):
-        from .embedder import Embedder
+        from embedding import Embedder
 
         data = load_intents(path)
         self.intents = tuple(data["intents"])

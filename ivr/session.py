@@ -204,9 +204,12 @@ class DialogSession:
     def _act(self, st: State) -> tuple[str, list[Say]]:
         from .actions import ACTIONS
 
+        done_before = len(self.ctx.tasks)
         outcome = ACTIONS[st.action](self.ctx)
         for kind, detail in self.ctx.take_events():
             self._event(kind, **detail)
+        for task in self.ctx.tasks[done_before:]:
+            self._event("task_done", task=task)
         spoken = [self._say(p, st, **values) for p, values in self.ctx.take_speech()]
         return outcome, spoken
 

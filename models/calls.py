@@ -21,6 +21,7 @@ class Outcome(enum.StrEnum):
     transferred = "transferred"
     caller_hangup = "caller_hangup"
     failed = "failed"
+    interrupted = "interrupted"                # the endpoint died mid-call; closed at its next start-up
 
 
 class Speaker(enum.StrEnum):
@@ -44,6 +45,7 @@ class EventKind(enum.StrEnum):
     hold = "hold"
     resume = "resume"
     caller_hangup = "caller_hangup"
+    task_done = "task_done"                    # a self-service task completed, detail {"task": ...}
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:
@@ -63,6 +65,7 @@ class Call(Base):
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, 20))
     transfer_reason: Mapped[str | None] = mapped_column(String(64))
     recording_path: Mapped[str | None] = mapped_column(String(400))
+    node: Mapped[str | None] = mapped_column(String(120), index=True)   # the endpoint that took the call
     turns: Mapped[list[Turn]] = relationship(back_populates="call", order_by="Turn.seq")
     events: Mapped[list[CallEvent]] = relationship(back_populates="call", order_by="CallEvent.seq")
 

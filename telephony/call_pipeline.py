@@ -32,7 +32,7 @@ TICK_S = 0.05
 class CallPipeline:
     def __init__(self, services, ani: str | None, hangup, transfer, recording_dir, clock=time.monotonic):
         self.services, self.clock = services, clock
-        self.call_log, self.session = services.app.open_call(ani, "sip", clock)
+        self.call_log, self.session = services.app.open_call(ani, "sip", clock, node=services.node)
         self.inbox: queue.Queue = queue.Queue()
         self.out = OutgoingAudio(on_event=self._playback_event, clock=clock)
         self.speaker = Speaker(services.synth, services.prompt_cache, self.out, clock)
@@ -171,7 +171,9 @@ class CallPipeline:
 
     def _key(self, digit: str, t: float) -> None:
         sensitive = bool(self.listen and self.listen.sensitive)
-        self.call_log.event("dtmf", self.session.ctx.state, key="[PIN]" if sensitive and digit != "#" else digit)
+        entry = bool(self.listen and self.listen.expect == "digits")   # an account or card number: never stored
+        masked = "[PIN]" if sensitive else "[DIGIT]" if entry else digit
+        self.call_log.event("dtmf", self.session.ctx.state, key=digit if digit in "*#" else masked)
         if self.speaker.speaking:
             self._barge_in()   # drops interruptible prompts only: a legal notice plays on
         if self.listen is not None and (keyed := self.keys.press(digit, t)):

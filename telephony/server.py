@@ -25,6 +25,7 @@ class Services:
     recognizer: object
     synth: object
     prompt_cache: object
+    node: str | None = None       # host:port of this endpoint, stored with each call it takes
 
 
 def request_user(whole_msg: str) -> str:

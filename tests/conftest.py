@@ -78,3 +78,15 @@ def server(tmp_path_factory):
     yield srv
     srv.stop()
     assert srv.proc.returncode == 0, "".join(srv.output[-30:])
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (skipped, saying why, where Debian `postgresql` is missing)."""
+    from tests.postgres import PostgresServer, pg_bin
+
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql); the SQLite runs still count")
+    server = PostgresServer().start()
+    yield server
+    server.stop()

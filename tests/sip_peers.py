@@ -25,8 +25,8 @@ def free_port(kind=socket.SOCK_DGRAM) -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, env: dict | None = None):
-        self.port = free_port()
+    def __init__(self, data_dir: Path, env: dict | None = None, port: int | None = None):
+        self.port = port or free_port()
         self.data_dir = data_dir
         self.env = {**os.environ, "IVR_DATA_DIR": str(data_dir), "IVR_TELEPHONY__RTP_PORT": str(free_port() // 2 * 2),
                     **(env or {})}

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from models import Account, Card, Customer, Transaction
 from models.pins import hash_pin
 
+from .conftest import run_ivr
 from .sip_peers import Server, ivr_call, sipp_call
 
 pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="sip-tester is not installed")
@@ -183,6 +184,19 @@ def test_a_crash_mid_call_leaves_a_playable_recording_up_to_its_last_second(tmp_
     assert rate == 8000 and audio.shape[1] == 2
     assert 4.5 <= len(audio) / rate <= 7.0, len(audio) / rate      # up to its last second
     assert abs(audio[: 4 * rate, 1]).max() > 0.1                    # the welcome notice is in it
+    stored = [(t.seq, t.text) for t in srv.turns(call.id)]
+    assert call.ended_at is None and stored                         # the crash left it open, its turns stored
+
+    again = Server(tmp_path / "crash", port=srv.port)               # the same endpoint starts again
+    try:
+        assert any("closed as interrupted" in line for line in again.output), again.output
+        call = again.calls()[0]
+        assert call.outcome == "interrupted" and call.ended_at is not None
+        assert [(t.seq, t.text) for t in again.turns(call.id)] == stored
+        r = run_ivr("analyze", str(call.id), env=again.env)          # and it is analysed like any other call
+        assert r.returncode == 0, r.stderr
+    finally:
+        again.stop()
 
 
 def test_star_repeats_the_prompt_and_is_stored(server):
