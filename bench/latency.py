@@ -1,6 +1,6 @@
 """Turn latency of `ivr serve` under N concurrent scripted SIP calls (the project's pjsua2 softphone).
 
-    python bench/latency.py [--calls 1 4] [--turns 3] [--rounds 2]
+    python bench/latency.py [--calls 1 4] [--turns 3] [--rounds 2] [--with-analyzer]
 
 Each caller keys the PIN, then speaks requests. Two figures per spoken turn, side by side:
 - server side: what `ivr serve` stores, from the end of the caller's speech to the first IVR frame it sends,
@@ -9,6 +9,8 @@ Each caller keys the PIN, then speaks requests. Two figures per spoken turn, sid
   right, after its jitter buffer): end of the caller's speech -> first IVR audio, in 10 ms energy frames.
 Prints p50/p95/max, calls completed/failed, server CPU and RSS.
 Targets (2 cores, 4 concurrent calls, caller side): p50 <= 450 ms, p95 <= 700 ms, zero failures.
+--with-analyzer measures each N again with `ivr analyze --follow` busy re-transcribing a backlog of recorded
+calls beside the live ones (target: p95 within 15 % of without).
 """
 from __future__ import annotations
 
@@ -105,6 +107,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--turns", type=int, default=3, help="spoken requests per call")
     ap.add_argument("--rounds", type=int, default=2, help="batches of N concurrent calls, one after the other")
+    ap.add_argument("--with-analyzer", action="store_true", help="measure again with the analyzer busy")
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
     port = free_port()
@@ -121,50 +124,87 @@ def main() -> None:
         time.sleep(0.5)
     from sqlalchemy import select
 
-    from models import Call, Turn, make_engine, session_factory
+    from sqlalchemy import func
+
+    from models import Analysis, Call, Turn, make_engine, session_factory
 
     sessions = session_factory(make_engine(f"sqlite:///{data}/ivr.sqlite3"))
     print(f"ivr serve on 127.0.0.1:{port}; {os.cpu_count()} CPU cores; {args.turns} spoken turns per call")
+    def measure(n: int, label: str) -> float | None:
+        """Run the calls; print the figures; return the caller-side p95 (ms)."""
+        with sessions() as s:
+            first_id = (s.scalar(select(Call.id).order_by(Call.id.desc()).limit(1)) or 0) + 1
+        cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
+        rcs, records = [], data / f"records-{n}-{label}"
+        records.mkdir()
+        for _ in range(args.rounds):
+            rcs += run_calls(n, port, env, args.turns, records)
+        wall, cpu = time.monotonic() - t0, proc_cpu_s(server.pid) - cpu0
+        time.sleep(1.0)
+        with sessions() as s:
+            calls = s.scalars(select(Call).where(Call.id >= first_id, Call.channel == "sip")).all()
+            turns = s.scalars(select(Turn).where(Turn.call_id.in_([c.id for c in calls]),
+                                                 Turn.latency_ms.is_not(None))).all()
+            timings = [t.timings if isinstance(t.timings, dict) else json.loads(t.timings) for t in turns
+                       if t.text != "[PIN]" and not t.text.startswith("dtmf:")]
+        done, total = sum(c.outcome == "completed" for c in calls), len(calls)
+        lat = [t["latency_ms"] for t in timings]
+        heard = [ms for wav in sorted(records.glob("*.wav")) for ms in caller_side_latencies(wav)]
+        print(f"\n{n} concurrent call(s) x {args.rounds} rounds, {label}: completed {done}/{total}, "
+              f"failed {total - done} (softphone exit codes {rcs})")
+        if lat:
+            print("  turn latency, end of caller speech -> first IVR audio (spoken turns):")
+            print(f"    server side, {len(lat):3d} turns: p50 {pct(lat, 0.5):4.0f} ms, p95 {pct(lat, 0.95):4.0f} ms, "
+                  f"max {max(lat):4.0f} ms")
+            if heard:
+                print(f"    caller side, {len(heard):3d} turns: p50 {pct(heard, 0.5):4.0f} ms, "
+                      f"p95 {pct(heard, 0.95):4.0f} ms, max {max(heard):4.0f} ms   (softphone recordings)")
+            early = sum(t.get("end_of_turn") == "early" for t in timings)
+            print(f"    ended early (the transcript so far was a whole answer): {early}/{len(timings)} turns")
+            for key in ("endpoint_ms", "asr_ms", "dialog_ms", "tts_first_chunk_ms", "media_ms"):
+                vals = [t[key] for t in timings]
+                print(f"    {key:<20} median {statistics.median(vals):7.1f}  max {max(vals):7.1f}")
+        if server.poll() is not None:
+            sys.exit(f"the server exited with {server.returncode}; see {server_log}")
+        print(f"  server CPU {cpu / wall * 100:.0f}% of one core over {wall:.0f} s; "
+              f"RSS {proc_rss_mb(server.pid):.0f} MB (peak {proc_rss_mb(server.pid, 'VmHWM'):.0f} MB)")
+        return pct(heard, 0.95) if heard else None
+
+    analyzer = None
     try:
-        for n in args.calls:
+        without = {n: measure(n, "no analyzer" if args.with_analyzer else "") for n in args.calls}
+        if args.with_analyzer:
+            analyzer, backlog = start_analyzer(data, env, sessions)
+            busy = {n: measure(n, "analyzer busy") for n in args.calls}
+            cpu = proc_cpu_s(analyzer.pid)
             with sessions() as s:
-                first_id = (s.scalar(select(Call.id).order_by(Call.id.desc()).limit(1)) or 0) + 1
-            cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
-            rcs, records = [], data / f"records-{n}"
-            records.mkdir()
-            for _ in range(args.rounds):
-                rcs += run_calls(n, port, env, args.turns, records)
-            wall, cpu = time.monotonic() - t0, proc_cpu_s(server.pid) - cpu0
-            time.sleep(1.0)
-            with sessions() as s:
-                calls = s.scalars(select(Call).where(Call.id >= first_id)).all()
-                turns = s.scalars(select(Turn).where(Turn.call_id >= first_id, Turn.latency_ms.is_not(None))).all()
-                timings = [t.timings if isinstance(t.timings, dict) else json.loads(t.timings) for t in turns
-                           if t.text != "[PIN]" and not t.text.startswith("dtmf:")]
-            done, total = sum(c.outcome == "completed" for c in calls), len(calls)
-            lat = [t["latency_ms"] for t in timings]
-            heard = [ms for wav in sorted(records.glob("*.wav")) for ms in caller_side_latencies(wav)]
-            print(f"\n{n} concurrent call(s) x {args.rounds} rounds: completed {done}/{total}, failed {total - done} "
-                  f"(softphone exit codes {rcs})")
-            if lat:
-                print("  turn latency, end of caller speech -> first IVR audio (spoken turns):")
-                print(f"    server side, {len(lat):3d} turns: p50 {pct(lat, 0.5):4.0f} ms, p95 {pct(lat, 0.95):4.0f} ms, "
-                      f"max {max(lat):4.0f} ms")
-                if heard:
-                    print(f"    caller side, {len(heard):3d} turns: p50 {pct(heard, 0.5):4.0f} ms, "
-                          f"p95 {pct(heard, 0.95):4.0f} ms, max {max(heard):4.0f} ms   (softphone recordings)")
-                early = sum(t.get("end_of_turn") == "early" for t in timings)
-                print(f"    ended early (the transcript so far was a whole answer): {early}/{len(timings)} turns")
-                for key in ("endpoint_ms", "asr_ms", "dialog_ms", "tts_first_chunk_ms", "media_ms"):
-                    vals = [t[key] for t in timings]
-                    print(f"    {key:<20} median {statistics.median(vals):7.1f}  max {max(vals):7.1f}")
-            if server.poll() is not None:
-                sys.exit(f"the server exited with {server.returncode}; see {server_log}")
-            print(f"  server CPU {cpu / wall * 100:.0f}% of one core over {wall:.0f} s; "
-                  f"RSS {proc_rss_mb(server.pid):.0f} MB (peak {proc_rss_mb(server.pid, 'VmHWM'):.0f} MB)")
+                analysed = s.scalar(select(func.count()).select_from(Analysis).where(Analysis.status == "done"))
+            print(f"\nanalyzer: {analysed} calls analysed of a backlog of {backlog} recorded calls plus the live ones, "
+                  f"{cpu:.0f} s CPU (nice 19, 1 model thread)")
+            for n in args.calls:
+                if without[n] and busy[n]:
+                    print(f"  {n} concurrent call(s): caller-side p95 {without[n]:.0f} ms without, {busy[n]:.0f} ms with "
+                          f"the analyzer busy: {(busy[n] / without[n] - 1) * 100:+.0f} %   (target within +15 %)")
     finally:
+        if analyzer is not None:
+            analyzer.terminate()
+            analyzer.wait(60)
         server.terminate()
         server.wait(60)
+
+
+def start_analyzer(data: Path, env: dict, sessions, backlog: int = 40):
+    """`ivr analyze --follow` with a backlog of recorded agent calls to re-transcribe: busy for the whole run."""
+    from analytics.importer import import_files
+    from bench.agent_call import build_agent_call
+
+    wav = data / "agent-call.wav"
+    build_agent_call(wav)
+    import_files(sessions, [str(wav)] * backlog, data / "recordings")
+    log = (data / "analyzer.log").open("w")
+    proc = subprocess.Popen([IVR, "analyze", "--follow"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    time.sleep(15)                                    # it has loaded its models and is transcribing
+    return proc, backlog
 
 
 if __name__ == "__main__":

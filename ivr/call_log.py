@@ -16,15 +16,19 @@ from typing import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.redaction import redact_text
+from analytics.redaction import redact_keys, redact_text
 from models import Call, CallEvent, EventKind, Turn
 
 log = logging.getLogger(__name__)
 
 
 def _redacted(value):
-    """Card numbers, CVVs, account numbers, SSNs said in a turn never reach the database (PCI DSS 3.3.1)."""
-    return redact_text(value)[0] if isinstance(value, str) else value
+    """Card numbers, CVVs, account numbers, SSNs said or keyed in a turn never reach the database (PCI DSS 3.3.1)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith("dtmf:"):
+        return "dtmf:" + redact_keys(value.removeprefix("dtmf:"))[0]
+    return redact_text(value)[0]
 
 
 class CallLog:

@@ -7,31 +7,15 @@ import json
 import re
 import sqlite3
 
-import numpy as np
 import pytest
 import soundfile as sf
 
+from bench.agent_call import KEYED_PAN, SPOKEN_PAN, build_agent_call
+
 from .conftest import run_ivr
 
-RATE = 8000
-SPOKEN_PAN = "4111111111111111"
-KEYED_PAN = "5555555555554444"
 DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                "seven": "7", "eight": "8", "nine": "9"}
-KEYS = {"1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "4": (770, 1209), "5": (770, 1336),
-        "6": (770, 1477), "7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "0": (941, 1336)}
-SCRIPT = [          # (speaker, what is said); "KEYS" is the customer typing a card number on the keypad
-    ("agent", "Thank you for calling First Demo Bank, this is Sam. How can I help you today?"),
-    ("customer", "Hi. My card was declined at the supermarket twice today and I am really annoyed about it."),
-    ("agent", "I'm sorry to hear that. Can you give me the card number please?"),
-    ("customer", "Sure. My card number is four one one one, one one one one, one one one one, one one one one."),
-    ("agent", "Thank you. Please type the number of your other card on the keypad now."),
-    ("customer", "KEYS"),
-    ("agent", "Thank you, both cards are checked. Is there anything else I can help you with?"),
-    ("customer", "No thanks, that's all."),
-    ("agent", "Thank you for calling First Demo Bank. Goodbye."),
-]
-GAP_S = 0.8
 
 
 def digits_in(text: str) -> str:
@@ -50,39 +34,10 @@ def assert_no_card_number(text: str, where: str) -> None:
     assert not re.search(r"\d{13,19}", digits_in(text)), f"a long digit run in {where}: {text[:3000]}"
 
 
-def tones(keys: str) -> np.ndarray:
-    on, off = int(0.09 * RATE), int(0.07 * RATE)
-    t = np.arange(on) / RATE
-    parts = []
-    for k in keys:
-        lo, hi = KEYS[k]
-        parts += [0.25 * (np.sin(2 * np.pi * lo * t) + np.sin(2 * np.pi * hi * t)), np.zeros(off)]
-    return np.concatenate(parts).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def call_wav(tmp_path_factory):
-    """A stereo agent-call recording: customer left (Piper), agent right (espeak-ng), keypad tones on the left.
-    Returns the file and where the card numbers are (seconds)."""
-    from tts import get_synthesizer
-
-    voices = {"customer": get_synthesizer("piper"), "agent": get_synthesizer("espeak")}
-    parts, spans, at = [], {}, 0.5
-    for speaker, text in SCRIPT:
-        if text == "KEYS":
-            sound = tones(KEYED_PAN)
-        else:
-            sound = np.frombuffer(voices[speaker].synthesize(text, RATE), "<i2").astype(np.float32) / 32768
-        parts.append((0 if speaker == "customer" else 1, at, sound))
-        if "four one one one" in text or text == "KEYS":
-            spans["keyed" if text == "KEYS" else "spoken"] = (at, at + len(sound) / RATE)
-        at += len(sound) / RATE + GAP_S
-    audio = np.zeros((int((at + 0.5) * RATE), 2), np.float32)
-    for channel, start, sound in parts:
-        audio[int(start * RATE):int(start * RATE) + len(sound), channel] = sound
     path = tmp_path_factory.mktemp("import") / "agent-call.wav"
-    sf.write(str(path), audio, RATE, subtype="PCM_16")
-    return path, spans
+    return path, build_agent_call(path)
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +107,22 @@ def test_the_redacted_recording_has_no_card_number_in_speech_or_tones(imported):
     assert_no_card_number(heard.text, "the redacted recording")
     original, _ = sf.read(str(next(p for p in path.glob("*.wav") if ".redacted" not in p.name)), dtype="float32")
     assert [k for k, _, _ in detect_keys(original[:, 0], rate)] == list(KEYED_PAN)   # it was there before
+
+
+def test_calls_list_and_topics_show_the_scored_call(imported):
+    env, call = imported["env"], imported["call"]
+    listed = json.loads(run_ivr("calls", "list", "--since", "1d", "--json", env=env).stdout)
+    assert [(c["id"], c["channel"], c["analysis"]) for c in listed] == [(imported["id"], "import", "done")]
+    assert listed[0]["score"] == call["score"]["total"] and listed[0]["complaint"] is True
+    assert json.loads(run_ivr("calls", "list", "--min-score", "101", "--json", env=env).stdout) == []
+    assert json.loads(run_ivr("calls", "list", "--outcome", "transferred", "--json", env=env).stdout) == []
+    topics = json.loads(run_ivr("topics", "--since", "7d", "--json", env=env).stdout)
+    assert topics["calls"] == 1 and topics["previous_calls"] == 0
+    complaints = [t for t in topics["topics"] if t["kind"] == "complaint"]
+    assert [(t["topic"], t["count"], t["change"]) for t in complaints] == [(call["complaint"]["subject"], 1, None)]
+    for bad in (["topics", "--since", "0d"], ["calls", "show", "999"], ["calls", "list", "--since", "yesterday"]):
+        r = run_ivr(*bad, env=env)
+        assert r.returncode != 0 and r.stderr.startswith("ivr: error:") and len(r.stderr.splitlines()) == 1, r.stderr
 
 
 def test_a_mono_recording_is_split_into_agent_and_customer(call_wav, tmp_path):
