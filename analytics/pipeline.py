@@ -15,7 +15,7 @@ from models import RESULT_TABLES, Analysis, CallTopic, MetricValue, Redaction, S
 
 from . import dtmf, metrics, redaction, scorecard, sentiment, topics
 from .timeline import CallTimeline
-from .transcript import Recording, load_timeline
+from .transcript import Recording, StoredCall, load_timeline
 
 SILENCE_PAD_S = 0.15     # silenced around each redacted span in the redacted recording
 KEY_RUN_GAP_S = 3.0      # keypad tones further apart than this are separate entries
@@ -34,10 +34,10 @@ class CallAnalysis:
     redacted_audio: tuple[np.ndarray, int] | None = field(default=None, repr=False)
 
 
-def analyze(s: Session, call_id: int, recognizer, embedder, language: str = "en") -> CallAnalysis:
+def analyze(stored: StoredCall, recognizer, embedder, language: str = "en") -> CallAnalysis:
     """Run every stage on one stored call (`recognizer` None: the live turns only, no re-transcription)."""
     start = time.perf_counter()
-    timeline, recording = load_timeline(s, call_id, recognizer, language)
+    timeline, recording = load_timeline(stored, recognizer, language)
     transcribe_s = time.perf_counter() - start
     timeline.segments, found = redaction.redact_segments(timeline.segments)
     if recording is not None:

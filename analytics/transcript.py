@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 from asr import ASR_RATE, Recognizer
 from asr.audio import resample
@@ -54,14 +54,29 @@ def other_party(call: Call) -> str:
     return "agent" if call.channel == "import" else "ivr"
 
 
-def load_timeline(s: Session, call_id: int, recognizer: Recognizer | None, language: str = "en"
+@dataclass
+class StoredCall:
+    """A call row with its turns and events, read in one short transaction (SQLite: no lock held while
+    the recording is transcribed)."""
+    call: Call
+    turns: list[Turn]
+    events: list[CallEvent]
+
+    @classmethod
+    def read(cls, sessions: sessionmaker, call_id: int) -> "StoredCall":
+        with sessions() as s:
+            call = s.get(Call, call_id)
+            if call is None:
+                raise LookupError(f"no call {call_id}")
+            turns = s.scalars(select(Turn).where(Turn.call_id == call_id).order_by(Turn.seq)).all()
+            events = s.scalars(select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.seq)).all()
+            return cls(call, list(turns), list(events))
+
+
+def load_timeline(stored: StoredCall, recognizer: Recognizer | None, language: str = "en"
                   ) -> tuple[CallTimeline, Recording | None]:
     """The stored call as a timeline; re-transcribed when a recognizer is given and the recording is readable."""
-    call = s.get(Call, call_id)
-    if call is None:
-        raise LookupError(f"no call {call_id}")
-    turns = s.scalars(select(Turn).where(Turn.call_id == call_id).order_by(Turn.seq)).all()
-    events = s.scalars(select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.seq)).all()
+    call, turns, events = stored.call, stored.turns, stored.events
     recording = Recording.read(call.recording_path)
     timeline = CallTimeline(
         call_id=call.id, channel=str(call.channel), outcome=call.outcome and str(call.outcome),

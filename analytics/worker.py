@@ -111,9 +111,9 @@ class Analyzer:
                                 name=f"analysis-lease-{call_id}")
         beat.start()
         try:
-            with self.sessions() as s:
-                recording = s.get(Call, call_id).recording_path
-                result = pipeline.analyze(s, call_id, self.recognizer, self.embedder, self.settings.asr.language)
+            stored = pipeline.StoredCall.read(self.sessions, call_id)
+            result = pipeline.analyze(stored, self.recognizer, self.embedder, self.settings.asr.language)
+            recording = stored.call.recording_path
             with self.sessions.begin() as s:
                 job = self._own_job(s, call_id)
                 if job is None:
