@@ -13,6 +13,8 @@ from .timeline import CallTimeline, Segment
 # Phone-banking adjustments to VADER's general lexicon: "like" is nearly always the verb here ("I'd like to
 # check my balance"), and "nobody" heads complaints ("nobody helps", "nobody called back").
 DOMAIN_LEXICON = {"like": 0.0, "nobody": -1.0}
+# "No thanks" / "no, that's all" answer "anything else?": VADER would read the "no" as negating the thanks.
+POLITE_NO = re.compile(r"^\s*(no|nope|nah)\b[,.!]?\s*(?=(thanks|thank you|that'?s all|that is all|i'?m good))", re.I)
 REDACTION = re.compile(r"\[[A-Z_]+\]")        # "[PIN]" and other markers the call log writes instead of text
 
 
@@ -39,7 +41,7 @@ def score_text(text: str, language: str = "en") -> float:
         from snownlp import SnowNLP
 
         return round((SnowNLP(text).sentiments - 0.5) * 10, 2)
-    return round(_vader().polarity_scores(text)["compound"] * 5, 2)
+    return round(_vader().polarity_scores(POLITE_NO.sub("", text))["compound"] * 5, 2)
 
 
 def score_segments(timeline: CallTimeline) -> None:

@@ -95,7 +95,9 @@ def load_timeline(stored: StoredCall, recognizer: Recognizer | None, language: s
         timeline.segments.sort(key=lambda seg: (seg.start, seg.speaker))
         _attach_live_turns(timeline.segments, turns)
     else:
-        timeline.segments = _live_segments(call, turns)
+        timeline.segments = _live_segments(turns)
+        if timeline.segments and all(t.start_ms is None for t in turns):   # a text chat: its turns back to back
+            timeline.duration_s = timeline.segments[-1].end
     for seq, seg in enumerate(timeline.segments, 1):
         seg.seq = seq
     return timeline, recording
@@ -157,16 +159,17 @@ def _attach_live_turns(segments: list[Segment], turns) -> None:
             seg.intent, seg.state = best.intent, best.state
 
 
-def _live_segments(call: Call, turns) -> list[Segment]:
-    """No audio to re-transcribe: the live turns, timed by their offsets or by when they were stored."""
-    segments = []
+def _live_segments(turns) -> list[Segment]:
+    """No audio to re-transcribe: the live turns at their recording offsets; untimed turns (a text chat) are
+    laid back to back, each as long as it takes to say (~150 words a minute)."""
+    segments, cursor = [], 0.0
     for t in turns:
         if t.start_ms is not None:
             start = t.start_ms / 1000
-            end = (t.end_ms / 1000) if t.end_ms is not None else start
+            end = t.end_ms / 1000 if t.end_ms is not None else start
         else:
-            start = max(0.0, (t.at - call.started_at).total_seconds()) if t.at and call.started_at else 0.0
-            end = start + max(0.5, len(t.text.split()) / 2.5)   # ~150 words a minute
+            start, end = cursor, cursor + max(0.5, len(t.text.split()) / 2.5)
+        cursor = max(cursor, end)
         segments.append(Segment(t.seq, str(t.speaker), t.text, round(start, 2), round(end, 2), [],
                                 t.intent, t.state))
     return segments

@@ -80,6 +80,7 @@ def test_an_ended_call_is_picked_up_and_analysed_an_open_one_waits(tmp_path, emb
         segments = s.scalars(select(Segment).where(Segment.call_id == done)).all()
         items = s.scalars(select(ScoreItem).where(ScoreItem.call_id == done)).all()
     assert metrics["auth"] == "success" and metrics["tasks"] == ["check_balance"] and metrics["contained"] == 1
+    assert metrics["dead_air_s"] == 0 and metrics["overtalk_count"] == 0     # a text chat: turns back to back
     assert [seg.speaker for seg in segments] == ["ivr", "caller", "ivr"]
     assert items and jobs(sessions)[done].scorecard == "banking_ivr"
 

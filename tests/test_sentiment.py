@@ -65,3 +65,9 @@ def test_summarize_scores_unscored_turns():
     c = summarize(t)["caller"]
     assert c["quarters"][0] < 0 < c["quarters"][3]
     assert c["quarters"][1:3] == [None, None] and c["change"] > 4
+
+
+def test_a_polite_no_to_anything_else_is_not_negative():
+    assert score_text("no thanks") > 1 and score_text("No, that's all, thank you") > 1
+    assert score_text("no that is all") == 0.0
+    assert score_text("No, I did not authorize this, it is fraud") < -2
