@@ -41,7 +41,8 @@ def test_a_barge_in_anywhere_in_a_prompt_leaves_the_next_prompt_whole(server, ho
     pin = next(t for t in turns if t.speaker == "caller")
     assert pin.text == "[PIN]" and pin.latency_ms < 1500, (pin.latency_ms, pin.timings)
     menu = prompts(turns, "main_menu")
-    assert len(menu) == 1 and not menu[0].interrupted and menu[0].end_ms - menu[0].start_ms > 7000, menu
+    assert len(menu) == 1 and not menu[0].interrupted and menu[0].end_ms - menu[0].start_ms > 7000, \
+        (menu, [(t.speaker, t.state, t.text) for t in turns], [(e.kind, e.state) for e in events])
     assert menu[0].start_ms - pin.end_ms < 1500
     assert not any(e.kind == "no_input" for e in events), [e.kind for e in events]
     asked = prompts(turns, "ask_pin")
