@@ -112,8 +112,7 @@ def transcribe_channel(recognizer: Recognizer, recording: Recording, channel: in
     mono = recording.samples[:, channel]
     audios = [resample(np.ascontiguousarray(mono[int(a * recording.rate):int(b * recording.rate)]),
                       recording.rate, ASR_RATE) for a, b in chunks]
-    transcripts = recognizer.transcribe_many(audios, language=language, word_timestamps=True) \
-        if hasattr(recognizer, "transcribe_many") else [recognizer.transcribe(a, language=language) for a in audios]
+    transcripts = recognizer.transcribe_many(audios, language=language, word_timestamps=True)
     segments: list[Segment] = []
     for (offset, _end), t in zip(chunks, transcripts):
         words = [Word(w.word.strip(), round(offset + w.start, 2), round(offset + w.end, 2), w.prob)

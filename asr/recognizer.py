@@ -57,6 +57,11 @@ class Recognizer(ABC):
     ) -> Transcript:
         """Recognise float32 mono audio at 16 kHz. `hints` are phrases likely in this dialog state."""
 
+    def transcribe_many(self, audios: list[np.ndarray], hints: list[str] | None = None, language: str | None = None,
+                        word_timestamps: bool = True) -> list[Transcript]:
+        """Several utterances; a backend that can batch them (Whisper) overrides this."""
+        return [self.transcribe(a, hints, language, word_timestamps) for a in audios]
+
     def transcribe_pcm16(self, pcm16: bytes, sample_rate: int, **kwargs) -> Transcript:
         return self.transcribe(resample(pcm16_to_float(pcm16), sample_rate, ASR_RATE), **kwargs)
 
