@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from models import RESULT_TABLES, Analysis, CallTopic, MetricValue, Redaction, ScoreItem, Segment, SpeakerSentiment
 
 from . import dtmf, metrics, redaction, scorecard, sentiment, topics
+from .review import apply_reviews
 from .timeline import CallTimeline
 from .transcript import Recording, StoredCall, load_timeline
 
@@ -117,6 +118,8 @@ def store(s: Session, job: Analysis, result: CallAnalysis, recording_path: str |
     job.audio_s = result.timeline.duration_s
     job.scorecard, job.score, job.auto_failed = result.score.scorecard, result.score.total, result.score.auto_failed
     job.complaint, job.complaint_subject = bool(complaint["flag"]), complaint["subject"]
+    s.flush()
+    apply_reviews(s, job)                      # QA reviews outlive a re-analysis
     job.redacted_recording_path = _write_redacted(result, recording_path)
 
 

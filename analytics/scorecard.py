@@ -545,7 +545,13 @@ def score(card: Scorecard, timeline: CallTimeline, metrics: dict, sentiment: dic
                                 earned=q.weight if answer == "yes" else 0.0,
                                 possible=0.0 if answer == "na" else q.weight, auto_fail=q.auto_fail,
                                 evidence=[Evidence(h.seq, round(h.time, 2)) for h in hits]))
+    total, auto_failed = total_of(items)
+    return ScoreResult(scorecard=card.name, total=total, auto_failed=auto_failed, items=items)
+
+
+def total_of(items) -> tuple[float | None, bool]:
+    """(total, auto_failed) of answered items (anything with answer, earned, possible, auto_fail)."""
     possible = sum(i.possible for i in items)
     auto_failed = any(i.auto_fail and i.answer == "no" for i in items)
     total = None if not possible else 0.0 if auto_failed else round(100 * sum(i.earned for i in items) / possible, 1)
-    return ScoreResult(scorecard=card.name, total=total, auto_failed=auto_failed, items=items)
+    return total, auto_failed

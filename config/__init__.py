@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 CONFIG_DIR = Path(__file__).parent
@@ -78,6 +78,27 @@ class AnalyticsSettings(BaseModel):
     poll_s: float = Field(1.0, gt=0, le=3600)
 
 
+class ConsoleSettings(BaseModel):
+    timezone: str = "UTC"                  # the bank's time zone: every time the console shows
+    session_idle_min: float = Field(30.0, gt=0, le=1440)
+    session_max_h: float = Field(12.0, gt=0, le=168)
+    lockout_failures: int = Field(5, ge=1, le=100)
+    lockout_min: float = Field(15.0, gt=0, le=1440)
+    page_size: int = Field(50, ge=5, le=500)
+    secure_cookies: bool = False           # true behind TLS: the session cookie is sent over HTTPS only
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name like Europe/London)") from None
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IVR_", env_nested_delimiter="__", yaml_file=CONFIG_DIR / "settings.yaml", extra="forbid"
@@ -89,6 +110,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = TtsSettings()
     telephony: TelephonySettings = TelephonySettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -326,6 +326,87 @@ def cmd_calls_show(args) -> int:
     return 0
 
 
+def _user_sessions():
+    from ivr.app import get_app
+
+    app = get_app()
+    app.require_schema()
+    return app
+
+
+def _read_password(from_stdin: bool) -> str:
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise IvrError("no terminal to ask for the password: pass it on stdin with --password-stdin")
+    first = getpass.getpass("Password (12+ characters): ")
+    if first != getpass.getpass("Again: "):
+        raise IvrError("the two passwords differ")
+    return first
+
+
+def cmd_users_add(args) -> int:
+    from web.auth import add_user, check_new_user
+
+    app = _user_sessions()
+    check_new_user(args.name, args.role, "x" * 12 + "abcde")   # name and role first: no password asked in vain
+    password = _read_password(args.password_stdin)
+    with app.sessions.begin() as s:
+        add_user(s, args.name, args.role, password)
+    print(f"user {args.name} added ({args.role})")
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    from sqlalchemy import select
+
+    from models import User
+
+    app = _user_sessions()
+    with app.sessions() as s:
+        for u in s.scalars(select(User).order_by(User.name)):
+            print(f"{u.name:24} {u.role:10} {'disabled' if u.disabled else 'active'}")
+    return 0
+
+
+def cmd_users_bootstrap(args) -> int:
+    """On a database with no console user: one admin with a random password, printed once."""
+    import secrets
+
+    from sqlalchemy import func, select
+
+    from models import User
+    from web.auth import add_user
+
+    app = _user_sessions()
+    with app.sessions.begin() as s:
+        if s.scalar(select(func.count(User.id))):
+            return 0
+        password = secrets.token_urlsafe(15)
+        add_user(s, "admin", "admin", password)
+    print(f"console admin created: user admin, password {password}  (shown once; add users at /users)")
+    return 0
+
+
+def cmd_web(args) -> int:
+    import uvicorn
+
+    from web import create_app
+
+    app = _user_sessions()
+    console = create_app(app.settings, app.sessions)
+    print(f"console at http://{args.host}:{args.port}/ (sign in; API reference at /api/docs)", flush=True)
+    try:
+        uvicorn.run(console, host=args.host, port=args.port, log_level="warning", access_log=False,
+                    proxy_headers=False, server_header=False)
+    except SystemExit as exit_:
+        raise IvrError(f"cannot serve the console on {args.host}:{args.port} (is the port in use?)") from None \
+            if exit_.code else exit_
+    return 0
+
+
 class _StepAction(argparse.Action):
     """Keeps --say/--dtmf/--play/--wait in the order given."""
 
@@ -468,6 +549,23 @@ def build_parser() -> argparse.ArgumentParser:
     csh.add_argument("call_id", type=_call_id, metavar="CALL_ID")
     csh.add_argument("--json", action="store_true")
     csh.set_defaults(func=cmd_calls_show)
+
+    us = sub.add_parser("users", help="console users")
+    uss = us.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ua = uss.add_parser("add", help="add a console user (asks for the password)")
+    ua.add_argument("name", metavar="NAME")
+    ua.add_argument("--role", required=True, choices=["admin", "supervisor", "qa"])
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    ua.set_defaults(func=cmd_users_add)
+    ul = uss.add_parser("list", help="console users and their roles")
+    ul.set_defaults(func=cmd_users_list)
+    ub = uss.add_parser("bootstrap", help="on a database without users: one admin with a random password, shown once")
+    ub.set_defaults(func=cmd_users_bootstrap)
+
+    w = sub.add_parser("web", help="the supervisor / QA web console")
+    w.add_argument("--host", default="127.0.0.1")
+    w.add_argument("--port", type=_port, default=8000)
+    w.set_defaults(func=cmd_web)
 
     d = sub.add_parser("demo", help="speak a sentence over a simulated phone line and transcribe it back")
     d.set_defaults(func=cmd_demo)

@@ -2,7 +2,9 @@
 from .analysis import RESULT_TABLES, Analysis, AnalysisStatus, CallTopic, MetricValue, Redaction, ScoreItem, Segment, SpeakerSentiment
 from .bank import Account, Card, Customer, Transaction
 from .calls import Call, CallEvent, Channel, EventKind, Outcome, Speaker, Turn
+from .console import RecordingAccess, Role, ScoreReview, User, WebSession
 from .db import Base, make_engine, session_factory
 
 __all__ = ["RESULT_TABLES", "Analysis", "AnalysisStatus", "CallTopic", "MetricValue", "Redaction", "ScoreItem", "Segment", "SpeakerSentiment",
-           "Account", "Base", "Call", "CallEvent", "Card", "Channel", "EventKind", "Outcome", "Speaker", "Customer", "Transaction", "Turn", "make_engine", "session_factory"]
+           "Account", "Base", "Call", "CallEvent", "Card", "Channel", "EventKind", "Outcome", "Speaker", "Customer", "Transaction", "Turn", "make_engine", "session_factory",
+           "RecordingAccess", "Role", "ScoreReview", "User", "WebSession"]

@@ -41,6 +41,9 @@ class Analysis(Base):
     scorecard: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[float | None] = mapped_column(Float)
     auto_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    qa_score: Mapped[float | None] = mapped_column(Float, index=True)     # the score with QA reviews applied
+    qa_auto_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)        # a QA reviewer changed an answer
     complaint: Mapped[bool] = mapped_column(Boolean, default=False)
     complaint_subject: Mapped[str | None] = mapped_column(String(120))
 

@@ -90,3 +90,11 @@ def postgres():
     server = PostgresServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def console_data(tmp_path_factory):
+    """The console's database: real chat calls, an imported agent recording, all analysed; one user per role."""
+    from .console_data import build
+
+    return build(tmp_path_factory.mktemp("console"))

@@ -1,0 +1,1 @@
+"""One router per page family; each route declares its roles with `guard()`."""
