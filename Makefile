@@ -32,7 +32,10 @@ run: setup
 	@echo "or with SIPp / baresip / Linphone / Zoiper at sip:bank@127.0.0.1:5060 (demo PINs: +15550100 2468, +15550101 1357)."
 	@echo "Text-mode instead: .venv/bin/ivr chat --ani +15550100"
 	@echo "Each call is analysed seconds after it ends:  .venv/bin/ivr calls list  /  .venv/bin/ivr calls show CALL_ID"
-	@$(BIN)/ivr analyze --follow & analyzer=$$!; trap 'kill $$analyzer 2>/dev/null' EXIT INT TERM; \
+	@$(BIN)/ivr users bootstrap
+	@echo "Supervisor / QA console: http://127.0.0.1:8000/  (add users: .venv/bin/ivr users add NAME --role supervisor|qa|admin)"
+	@$(BIN)/ivr analyze --follow & analyzer=$$!; $(BIN)/ivr web --host 127.0.0.1 --port 8000 & console=$$!; \
+	  trap 'kill $$analyzer $$console 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/ivr serve --host 127.0.0.1 --sip-port 5060
 
 test: setup
@@ -46,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/turn_taking.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

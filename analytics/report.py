@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -79,7 +79,7 @@ def list_calls(s: Session, since: timedelta | None = None, outcome: str | None =
     """`ivr calls list`: newest first, with the analysis status and score."""
     q = select(Call, Analysis).outerjoin(Analysis, Analysis.call_id == Call.id)
     if since is not None:
-        q = q.where(Call.started_at >= datetime.now() - since)
+        q = q.where(Call.started_at >= datetime.now(timezone.utc).replace(tzinfo=None) - since)
     if outcome:
         q = q.where(Call.outcome == outcome)
     if min_score is not None:

@@ -265,14 +265,14 @@ def cmd_import(args) -> int:
 
 
 def cmd_topics(args) -> int:
-    from datetime import datetime
+    from datetime import datetime, timezone
 
     from analytics.report import parse_since, period_topics
     from analytics.topics import rank_topics
 
     period = parse_since(args.since)
     app, analyzer = _analyzer()
-    now = datetime.now()
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
     with app.sessions() as s:
         current, previous = period_topics(s, now - period, now), period_topics(s, now - 2 * period, now - period)
     ranked = rank_topics(current, previous, analyzer.embedder)
@@ -400,7 +400,7 @@ def cmd_web(args) -> int:
     print(f"console at http://{args.host}:{args.port}/ (sign in; API reference at /api/docs)", flush=True)
     try:
         uvicorn.run(console, host=args.host, port=args.port, log_level="warning", access_log=False,
-                    proxy_headers=False, server_header=False)
+                    proxy_headers=False, server_header=False, timeout_graceful_shutdown=5)
     except SystemExit as exit_:
         raise IvrError(f"cannot serve the console on {args.host}:{args.port} (is the port in use?)") from None \
             if exit_.code else exit_

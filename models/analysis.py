@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .calls import _enum
@@ -115,6 +115,7 @@ class ScoreItem(Base):
 class CallTopic(Base):
     """An intent, key phrase or complaint subject of a call (what `ivr topics` ranks)."""
     __tablename__ = "call_topics"
+    __table_args__ = (Index("ix_call_topics_kind_text", "kind", "text"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
     kind: Mapped[str] = mapped_column(String(12))            # intent | phrase | complaint

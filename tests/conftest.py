@@ -30,15 +30,15 @@ def run_ivr(*args: str, env: dict | None = None, stdin: str = "", timeout: float
                           env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
-def demo_app(path: Path):
-    """An App on a fresh demo-bank SQLite database under `path`, with the real NLU."""
+def demo_app(path: Path, database_url: str | None = None):
+    """An App on a fresh demo-bank database (SQLite under `path` unless a URL is given), with the real NLU."""
     from config import Settings
     from ivr.app import App
     from ivr.nlu import get_classifier
     from models.demo import seed_demo
     from models.migrate import upgrade
 
-    a = App(Settings(data_dir=path, database_url=f"sqlite:///{path}/bank.sqlite3"))
+    a = App(Settings(data_dir=path, database_url=database_url or f"sqlite:///{path}/bank.sqlite3"))
     upgrade(a.engine)
     seed_demo(a.sessions())
     a.__dict__["nlu"] = get_classifier()

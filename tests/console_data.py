@@ -31,8 +31,9 @@ class ConsoleData:
     import_id: int
 
 
-def build(path: Path, transcribe_import: bool = True) -> ConsoleData:
-    """Seed the demo bank, place the chat calls, import one agent recording, analyse all, add the users."""
+def build(path: Path, database_url: str | None = None) -> ConsoleData:
+    """Seed the demo bank, place the chat calls, import one agent recording, analyse all, add the users
+    (on SQLite under `path`, or on `database_url`)."""
     from analytics.importer import import_files
     from analytics.worker import Analyzer
     from config import AnalyticsSettings
@@ -41,7 +42,7 @@ def build(path: Path, transcribe_import: bool = True) -> ConsoleData:
 
     from .conftest import demo_app
 
-    app = demo_app(path)
+    app = demo_app(path, database_url)
     chat_ids = []
     for ani, lines in CHATS:
         run_chat(app, ani, io.StringIO("\n".join(lines) + "\n"), io.StringIO(), io.StringIO())
@@ -53,7 +54,7 @@ def build(path: Path, transcribe_import: bool = True) -> ConsoleData:
     wav = path / "agent-call.wav"
     build_agent_call(wav)
     import_id = import_files(app.sessions, [str(wav)], path / "recordings")[0]
-    settings = app.settings.model_copy(update={"analytics": AnalyticsSettings(transcribe=transcribe_import)})
+    settings = app.settings.model_copy(update={"analytics": AnalyticsSettings(transcribe=True)})
     analyzer = Analyzer(app.sessions, settings)
     analyzer.enqueue_ended()
     analyzer.drain()

@@ -70,6 +70,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('reviewed', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.create_index('ix_analyses_qa_score', ['qa_score'], unique=False)
     op.execute("UPDATE analyses SET qa_score = score, qa_auto_failed = auto_failed")
+    op.create_index('ix_call_topics_kind_text', 'call_topics', ['kind', 'text'])
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.create_index('ix_calls_started_at', ['started_at'], unique=False)
         batch_op.create_index('ix_calls_customer_id', ['customer_id'], unique=False)
@@ -79,6 +80,7 @@ def downgrade() -> None:
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.drop_index('ix_calls_customer_id')
         batch_op.drop_index('ix_calls_started_at')
+    op.drop_index('ix_call_topics_kind_text', 'call_topics')
     with op.batch_alter_table('analyses', schema=None) as batch_op:
         batch_op.drop_index('ix_analyses_qa_score')
         batch_op.drop_column('reviewed')
