@@ -7,6 +7,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 
+READ_ONLY = "ivr_read_only"   # execution option: a reader's transaction takes no write lock (SQLite)
+
+
 class Base(DeclarativeBase):
     """Declarative base of every stored table."""
 
@@ -27,7 +30,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn):  # take the write lock up front: read-check-write (transfers) is atomic
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -35,3 +39,8 @@ def make_engine(url: str) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: Engine) -> sessionmaker:
+    """Sessions that only read: on SQLite they neither wait for nor hold up the live calls' writes (WAL)."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)

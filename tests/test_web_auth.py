@@ -185,3 +185,28 @@ def test_users_and_web_commands(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_the_console_reading_never_holds_up_a_live_calls_writes(console_data):
+    """SQLite: a console page reading the store takes no write lock, so an endpoint storing a turn never waits."""
+    from sqlalchemy import func
+
+    from sqlalchemy import delete
+
+    from ivr.call_log import CallLog
+    from models import Call, Turn
+    from web.console import Sessions
+
+    reads = Sessions(console_data.sessions)
+    with reads() as s:
+        s.scalar(select(func.count(Call.id)))                # a read transaction is open
+        started = time.monotonic()
+        log = CallLog(console_data.sessions, "+15550100", channel="chat")
+        log.turn("ivr", "Welcome to Demo Bank.", "welcome")
+        log.end("completed")
+        log.close()
+        assert time.monotonic() - started < 2.0              # busy_timeout is 10 s: it did not wait for the reader
+    with console_data.sessions.begin() as s:                  # leave the shared store as the other tests expect
+        assert s.get(Call, log.call_id).outcome == "completed"
+        s.execute(delete(Turn).where(Turn.call_id == log.call_id))
+        s.execute(delete(Call).where(Call.id == log.call_id))

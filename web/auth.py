@@ -15,7 +15,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from config import IvrError, Settings
@@ -115,19 +115,21 @@ def principal_of(request: Request) -> Principal | None:
         return None
     console = console_of(request)
     cfg, now = console.settings.console, utcnow()
-    with console.sessions.begin() as s:
+    with console.sessions() as s:
         row = s.scalar(select(WebSession).where(WebSession.token_hash == _token_hash(token)))
-        if row is None:
-            return None
-        user = s.get(User, row.user_id)
-        expired = (now - row.last_seen_at > timedelta(minutes=cfg.session_idle_min)
-                   or now - row.created_at > timedelta(hours=cfg.session_max_h))
-        if expired or user is None or user.disabled:
-            s.delete(row)
-            return None
-        if now - row.last_seen_at > timedelta(seconds=30):   # idle timer, without a write per request
-            row.last_seen_at = now
-        return Principal(user.id, user.name, Role(user.role), row.csrf_token, row.id)
+        user = s.get(User, row.user_id) if row is not None else None
+    if row is None:
+        return None
+    expired = (now - row.last_seen_at > timedelta(minutes=cfg.session_idle_min)
+               or now - row.created_at > timedelta(hours=cfg.session_max_h))
+    if expired or user is None or user.disabled:
+        with console.sessions.begin() as s:
+            s.execute(delete(WebSession).where(WebSession.id == row.id))
+        return None
+    if now - row.last_seen_at > timedelta(seconds=30):   # the idle timer, without a write per request
+        with console.sessions.begin() as s:
+            s.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now))
+    return Principal(user.id, user.name, Role(user.role), row.csrf_token, row.id)
 
 
 async def _csrf_of(request: Request) -> str:

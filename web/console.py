@@ -11,19 +11,37 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import sessionmaker
 
 from config import Settings
+from models.db import read_session_factory
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
+class Sessions:
+    """`sessions()` reads, `sessions.begin()` writes. Readers take no write lock on SQLite, so a busy console never
+    makes a live call wait to store its turns."""
+
+    def __init__(self, factory: sessionmaker):
+        self.write = factory
+        self.read = read_session_factory(factory.kw["bind"])
+
+    def __call__(self):
+        return self.read()
+
+    def begin(self):
+        return self.write.begin()
+
+
 @dataclass
 class Console:
     settings: Settings
-    sessions: sessionmaker
+    factory: sessionmaker
     zone: ZoneInfo = field(init=False)
+    sessions: Sessions = field(init=False)
 
     def __post_init__(self):
         self.zone = ZoneInfo(self.settings.console.timezone)
+        self.sessions = Sessions(self.factory)
 
     def local(self, dt: datetime | None) -> datetime | None:
         """A stored time (naive UTC) in the bank's time zone."""
