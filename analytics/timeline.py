@@ -57,3 +57,8 @@ class CallTimeline:
 
     def text_of(self, speaker: str) -> str:
         return " ".join(seg.text for seg in self.segments if seg.speaker == speaker)
+
+
+def other_party(call) -> str:
+    """Who is on the recording's second channel: the agent of an imported call, else the IVR."""
+    return "agent" if call.channel == "import" else "ivr"

@@ -17,7 +17,7 @@ from asr.audio import resample
 from models import Call, CallEvent, Turn
 
 from .metrics import voice_activity
-from .timeline import CallTimeline, Event, Segment, Word
+from .timeline import CallTimeline, Event, Segment, Word, other_party
 
 log = logging.getLogger(__name__)
 CHUNK_S = 12.0          # voiced stretches are grouped into chunks up to this long for one decode each
@@ -48,10 +48,6 @@ class Recording:
         if data.shape[1] == 1:
             data = np.repeat(data, 2, axis=1)
         return cls(data[:, :2], rate)
-
-
-def other_party(call: Call) -> str:
-    return "agent" if call.channel == "import" else "ivr"
 
 
 @dataclass

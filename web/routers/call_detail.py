@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from analytics import review as qa
 from analytics.report import call_detail
-from analytics.transcript import other_party
+from analytics.timeline import other_party
 from config import IvrError
 from models import Analysis, Call, RecordingAccess, Segment
 

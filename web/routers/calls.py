@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from config import CONFIG_DIR, IvrError
+from config import CONFIG_DIR, IvrError, load_yaml
 from models import Outcome
 
 from ..auth import CALL_READERS, guard
@@ -31,11 +31,10 @@ SORT_LABELS = {"started_at": "Started", "duration": "Duration", "score": "Score"
 @cache
 def _known_intents() -> tuple[str, ...]:
     """The intents the IVR declares, offered as suggestions in the filter form."""
-    from ivr.nlu import load_intents
-
     try:
-        return tuple(sorted(load_intents(CONFIG_DIR / "intents" / "en.yaml")["intents"]))
-    except (IvrError, OSError):
+        data = load_yaml(CONFIG_DIR / "intents" / "en.yaml", "intents")
+        return tuple(sorted(data["intents"])) if isinstance(data, dict) and isinstance(data.get("intents"), dict) else ()
+    except IvrError:
         return ()
 
 
