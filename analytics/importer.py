@@ -6,7 +6,7 @@ together with its recording copy (stereo WAV: customer left, agent right) and it
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import soundfile as sf
 from sqlalchemy.orm import sessionmaker
 
 from config import IvrError
-from models import Analysis, AnalysisStatus, Call
+from models import Analysis, AnalysisStatus, Call, utcnow
 
 from .diarize import split_speakers
 
@@ -77,7 +77,7 @@ def import_files(sessions: sessionmaker, files: list[str], recordings_dir: Path,
         target = recordings_dir / f"import-{uuid.uuid4().hex[:12]}.wav"
         sf.write(str(target), stereo, rate, subtype="PCM_16")
         try:
-            ended = datetime.now(timezone.utc).replace(tzinfo=None)
+            ended = utcnow()
             with sessions.begin() as s:
                 call = Call(channel="import", ani=None, started_at=ended - timedelta(seconds=len(stereo) / rate),
                             ended_at=ended, outcome="completed", recording_path=str(target),

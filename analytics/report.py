@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import IvrError
-from models import (Analysis, Call, CallEvent, CallTopic, MetricValue, Redaction, ScoreItem, Segment,
+from models import (Analysis, utcnow, Call, CallEvent, CallTopic, MetricValue, Redaction, ScoreItem, Segment,
                     SpeakerSentiment, Turn)
 
 
@@ -79,7 +79,7 @@ def list_calls(s: Session, since: timedelta | None = None, outcome: str | None =
     """`ivr calls list`: newest first, with the analysis status and score."""
     q = select(Call, Analysis).outerjoin(Analysis, Analysis.call_id == Call.id)
     if since is not None:
-        q = q.where(Call.started_at >= datetime.now(timezone.utc).replace(tzinfo=None) - since)
+        q = q.where(Call.started_at >= utcnow() - since)
     if outcome:
         q = q.where(Call.outcome == outcome)
     if min_score is not None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import IvrError
-from models import Analysis, ScoreItem, ScoreReview
+from models import Analysis, ScoreItem, ScoreReview, utcnow
 
 from .scorecard import load_scorecard, total_of
 
@@ -83,7 +82,7 @@ def review(s: Session, call_id: int, item: str, answer: str, comment: str, user_
     if item not in current:
         raise IvrError(f"the scorecard of call {call_id} has no question {item!r}")
     row = ScoreReview(call_id=call_id, item=item, answer=answer, previous_answer=current[item], comment=comment,
-                      user_name=user_name, at=datetime.now(timezone.utc).replace(tzinfo=None))
+                      user_name=user_name, at=utcnow())
     s.add(row)
     s.flush()
     apply_reviews(s, job)

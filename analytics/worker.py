@@ -10,14 +10,14 @@ import logging
 import os
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Callable
 
 from sqlalchemy import and_, exists, insert, literal, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
 from config import Settings
-from models import Analysis, AnalysisStatus, Call
+from models import Analysis, AnalysisStatus, Call, utcnow
 
 from . import pipeline
 
@@ -84,7 +84,7 @@ class Analyzer:
 
     def claim(self, only: set[int] | None = None) -> int | None:
         """Take the next job: queued, failed and due for a retry, or running under an expired lease."""
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = utcnow()
         with self.sessions.begin() as s:
             due = or_(Analysis.status == AnalysisStatus.queued,
                       and_(Analysis.status == AnalysisStatus.running, Analysis.lease_until < now),
@@ -120,7 +120,7 @@ class Analyzer:
                     log.warning("call %s: lease lost while analysing; another analyzer has it", call_id)
                     return call_id
                 pipeline.store(s, job, result, recording)
-                job.status, job.finished_at, job.lease_until = AnalysisStatus.done, datetime.now(timezone.utc).replace(tzinfo=None), None
+                job.status, job.finished_at, job.lease_until = AnalysisStatus.done, utcnow(), None
         except Exception as err:  # noqa: BLE001 - stored as failed, retried; the call itself stays
             log.exception("call %s: analysis failed", call_id)
             self._fail(call_id, f"{type(err).__name__}: {err}".splitlines()[0][:500])
@@ -157,7 +157,7 @@ class Analyzer:
             with self.sessions.begin() as s:
                 s.execute(update(Analysis).where(Analysis.call_id == call_id, Analysis.worker == self.worker_id,
                                                  Analysis.status == AnalysisStatus.running)
-                          .values(lease_until=datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=self.cfg.lease_s)))
+                          .values(lease_until=utcnow() + timedelta(seconds=self.cfg.lease_s)))
 
     def _fail(self, call_id: int, reason: str) -> None:
         with self.sessions.begin() as s:
@@ -165,12 +165,12 @@ class Analyzer:
             if job is None:
                 return
             job.status, job.error, job.lease_until = AnalysisStatus.failed, reason, None
-            job.finished_at = datetime.now(timezone.utc).replace(tzinfo=None)
-            job.retry_at = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=self.cfg.retry_s * job.attempts)
+            job.finished_at = utcnow()
+            job.retry_at = utcnow() + timedelta(seconds=self.cfg.retry_s * job.attempts)
 
 
 def _expired(job: Analysis) -> bool:
-    return job.lease_until is None or job.lease_until < datetime.now(timezone.utc).replace(tzinfo=None)
+    return job.lease_until is None or job.lease_until < utcnow()
 
 
 def _insert_ignore(s, table):

@@ -15,20 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-IVR = str(Path(sys.executable).with_name("ivr"))
 CHILD_TABLES = ("turns", "call_events", "transcript_segments", "redactions", "sentiments", "metric_values",
                 "score_items", "call_topics")
 
@@ -37,7 +34,7 @@ def clone_calls(sessions, n: int) -> int:
     """Copy the stored calls, with all their rows, until there are n; start times spread over the last 30 days."""
     from sqlalchemy import func, select
 
-    from models import Base
+    from models import Base, utcnow
 
     engine = sessions.kw["bind"]
     tables = Base.metadata.tables
@@ -47,7 +44,7 @@ def clone_calls(sessions, n: int) -> int:
         analyses = {r.call_id: dict(r._mapping) for r in conn.execute(select(tables["analyses"]))}
         children = {t: [dict(r._mapping) for r in conn.execute(select(tables[t]))] for t in CHILD_TABLES}
         next_id = conn.scalar(select(func.max(tables["calls"].c.id))) + 1
-        now, made = datetime.utcnow(), len(calls)
+        now, made = utcnow(), len(calls)
         while made < n:
             batch = {t: [] for t in ("calls", "analyses", *CHILD_TABLES)}
             for _ in range(min(2000, n - made)):
@@ -71,28 +68,6 @@ def clone_calls(sessions, n: int) -> int:
 
 def _without_id(row: dict) -> dict:
     return {k: v for k, v in row.items() if k != "id"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_console(env: dict, port: int) -> subprocess.Popen:
-    import httpx
-
-    proc = subprocess.Popen([IVR, "web", "--port", str(port)], env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz")
-            return proc
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the console did not start: {proc.stderr.read()[-2000:]}")
-            time.sleep(0.3)
 
 
 def signed_in(base: str):
@@ -131,7 +106,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from config import get_settings
-    from tests.console_data import build
+    from tests.console_data import build, start_web
 
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
     os.environ["IVR_DATA_DIR"] = str(work)
@@ -148,9 +123,7 @@ def main() -> int:
     env["IVR_DATABASE_URL"] = data.settings.db_url
     made = clone_calls(data.sessions, args.calls)
     print(f"store: {made} calls ({'PostgreSQL' if pg else 'SQLite'}), built in {time.perf_counter() - t:.0f} s")
-    port = free_port()
-    console = start_console(env, port)
-    base = f"http://127.0.0.1:{port}"
+    console, base = start_web(env)
     try:
         c = signed_in(base)
         rng = random.Random(3)

@@ -61,15 +61,13 @@ class App:
 
     def close_interrupted_calls(self, node: str) -> int:
         """Calls this endpoint left open when it died: ended now as `interrupted`, every stored turn kept."""
-        from datetime import datetime, timezone
-
         from sqlalchemy import update
 
-        from models import Call
+        from models import Call, utcnow
 
         with self.sessions.begin() as s:
             result = s.execute(update(Call).where(Call.node == node, Call.ended_at.is_(None))
-                               .values(ended_at=datetime.now(timezone.utc).replace(tzinfo=None), outcome="interrupted"))
+                               .values(ended_at=utcnow(), outcome="interrupted"))
         return result.rowcount
 
 

@@ -11,13 +11,12 @@ import logging
 import queue
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from analytics.redaction import redact_keys, redact_text
-from models import Call, CallEvent, EventKind, Turn
+from models import Call, CallEvent, EventKind, Turn, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ class CallLog:
         self._update_call(recording_path=path)
 
     def end(self, outcome: str, reason: str | None = None, customer_id: int | None = None) -> None:
-        self._update_call(ended_at=datetime.now(timezone.utc).replace(tzinfo=None), outcome=outcome, transfer_reason=reason, customer_id=customer_id)
+        self._update_call(ended_at=utcnow(), outcome=outcome, transfer_reason=reason, customer_id=customer_id)
 
     def reopen(self) -> None:
         """The call goes on after all (a refused transfer)."""

@@ -265,14 +265,13 @@ def cmd_import(args) -> int:
 
 
 def cmd_topics(args) -> int:
-    from datetime import datetime, timezone
-
     from analytics.report import parse_since, period_topics
     from analytics.topics import rank_topics
+    from models import utcnow
 
     period = parse_since(args.since)
     app, analyzer = _analyzer()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = utcnow()
     with app.sessions() as s:
         current, previous = period_topics(s, now - period, now), period_topics(s, now - 2 * period, now - period)
     ranked = rank_topics(current, previous, analyzer.embedder)
@@ -348,10 +347,10 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def cmd_users_add(args) -> int:
-    from web.auth import add_user, check_new_user
+    from web.auth import add_user, check_name_and_role
 
     app = _user_sessions()
-    check_new_user(args.name, args.role, "x" * 12 + "abcde")   # name and role first: no password asked in vain
+    check_name_and_role(args.name, args.role)                  # first: no password asked in vain
     password = _read_password(args.password_stdin)
     with app.sessions.begin() as s:
         add_user(s, args.name, args.role, password)

@@ -3,8 +3,8 @@ from .analysis import RESULT_TABLES, Analysis, AnalysisStatus, CallTopic, Metric
 from .bank import Account, Card, Customer, Transaction
 from .calls import Call, CallEvent, Channel, EventKind, Outcome, Speaker, Turn
 from .console import RecordingAccess, Role, ScoreReview, User, WebSession
-from .db import Base, make_engine, session_factory
+from .db import Base, make_engine, session_factory, utcnow
 
 __all__ = ["RESULT_TABLES", "Analysis", "AnalysisStatus", "CallTopic", "MetricValue", "Redaction", "ScoreItem", "Segment", "SpeakerSentiment",
-           "Account", "Base", "Call", "CallEvent", "Card", "Channel", "EventKind", "Outcome", "Speaker", "Customer", "Transaction", "Turn", "make_engine", "session_factory",
+           "Account", "Base", "Call", "CallEvent", "Card", "Channel", "EventKind", "Outcome", "Speaker", "Customer", "Transaction", "Turn", "make_engine", "session_factory", "utcnow",
            "RecordingAccess", "Role", "ScoreReview", "User", "WebSession"]

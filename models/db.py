@@ -1,6 +1,7 @@
 """Engine and session factory for IVR_DATABASE_URL (default: SQLite file under IVR_DATA_DIR)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -8,6 +9,11 @@ from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 
 READ_ONLY = "ivr_read_only"   # execution option: a reader's transaction takes no write lock (SQLite)
+
+
+def utcnow() -> datetime:
+    """Now as every table stores time: naive UTC."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):

@@ -4,6 +4,10 @@ analyzer, and one user per role. Shared by the console's API, browser and benchm
 from __future__ import annotations
 
 import io
+import os
+import socket
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +66,28 @@ def build(path: Path, database_url: str | None = None) -> ConsoleData:
         for name, password in PASSWORDS.items():
             add_user(s, name, ROLES[name], password)
     return ConsoleData(settings, app.sessions, chat_ids, import_id)
+
+
+def start_web(env: dict) -> tuple[subprocess.Popen, str]:
+    """`ivr web` as an operator starts it, on a free port: (the process, its base URL) once /healthz answers."""
+    import httpx
+
+    from .conftest import IVR
+    from .sip_peers import free_port
+
+    port = free_port(socket.SOCK_STREAM)
+    proc = subprocess.Popen([IVR, "web", "--port", str(port)], env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(base + "/healthz")
+            return proc, base
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the console did not start: {proc.stderr.read()[-2000:]}") from None
+            time.sleep(0.3)
 
 
 def client(data: ConsoleData, user: str | None = None) -> TestClient:

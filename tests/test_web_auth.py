@@ -2,8 +2,6 @@
 safe redirects, security headers, and the `ivr users` / `ivr web` commands."""
 from __future__ import annotations
 
-import socket
-import subprocess
 import time
 from datetime import timedelta
 
@@ -13,8 +11,8 @@ from sqlalchemy import select
 
 from models import User, WebSession
 
-from .conftest import IVR, run_ivr
-from .console_data import PASSWORDS, client
+from .conftest import run_ivr
+from .console_data import PASSWORDS, client, start_web
 
 
 def test_login_sets_an_httponly_samesite_cookie_and_returns_the_csrf_token(console_data):
@@ -59,7 +57,8 @@ def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(console_da
     r = c.post("/api/login", json=right)
     assert r.status_code == 429 and "locked" in r.json()["error"]
     admin = client(console_data, "admin")
-    assert admin.get("/api/users").json()["users"][[u["name"] for u in admin.get("/api/users").json()["users"]].index("locky")]["locked"]
+    users = {u["name"]: u for u in admin.get("/api/users").json()["users"]}
+    assert users["locky"]["locked"]
     assert admin.post("/api/users/locky/unlock").status_code == 200
     assert c.post("/api/login", json=right).status_code == 200
 
@@ -145,12 +144,6 @@ def test_the_api_reference_lists_every_api_route(console_data):
     assert "/api/login" in spec["paths"] and "/api/calls" in spec["paths"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_users_and_web_commands(tmp_path):
     env = {"IVR_DATA_DIR": str(tmp_path)}
     assert run_ivr("db", "init", env=env).returncode == 0
@@ -166,21 +159,12 @@ def test_users_and_web_commands(tmp_path):
         r = run_ivr(*args, env=env, stdin=stdin)
         assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert run_ivr("users", "add", "tim", "--role", "root", env=env).returncode == 2
-    port = free_port()
-    proc = subprocess.Popen([IVR, "web", "--port", str(port)], env={**__import__("os").environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, base = start_web(env)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok"
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else ""
-                time.sleep(0.3)
-        r = httpx.post(f"http://127.0.0.1:{port}/api/login", json={"username": "admin", "password": password})
+        assert httpx.get(base + "/healthz").json()["status"] == "ok"
+        r = httpx.post(base + "/api/login", json={"username": "admin", "password": password})
         assert r.status_code == 200 and r.json()["home"] == "/users"
-        busy = run_ivr("web", "--port", str(port), env=env, timeout=60)
+        busy = run_ivr("web", "--port", base.rsplit(":", 1)[1], env=env, timeout=60)
         assert busy.returncode == 1 and "cannot serve the console" in busy.stderr
     finally:
         proc.terminate()

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from .conftest import IVR, ROOT
-from .console_data import PASSWORDS, build
-from .sip_peers import Server, free_port
+from .console_data import PASSWORDS, build, start_web
+from .sip_peers import Server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "var" / "test-artifacts"
@@ -30,19 +27,8 @@ def stack(tmp_path_factory):
     url = f"sqlite:///{data_dir}/ivr.sqlite3"
     data = build(data_dir, url)
     server = Server(data_dir, env={"IVR_DATABASE_URL": url})
-    port = free_port(socket.SOCK_STREAM)
     env = {**os.environ, "IVR_DATA_DIR": str(data_dir), "IVR_DATABASE_URL": url}
-    web = subprocess.Popen([IVR, "web", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(base + "/healthz")
-            break
-        except httpx.TransportError:
-            assert web.poll() is None and time.monotonic() < deadline, web.stderr.read() if web.poll() else "slow"
-            time.sleep(0.3)
+    web, base = start_web(env)
     yield {"data": data, "server": server, "base": base, "env": env}
     web.terminate()
     web.wait(20)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -92,5 +92,3 @@ def _add_guards(app: FastAPI) -> None:
         log.exception("console error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": "internal error; it has been logged"}, 500)
 
-
-__all__ = ["create_app", "HTTPException"]

@@ -53,12 +53,15 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_new_user(name: str, role: str, password: str) -> None:
+def check_name_and_role(name: str, role: str) -> None:
     if not NAME.fullmatch(name or ""):
         raise IvrError("a user name is 2-64 characters: lower-case letters, digits, '.', '_' or '-', "
                        "starting with a letter or digit")
     if role not in {r.value for r in Role}:
         raise IvrError(f"role must be admin, supervisor or qa, not {role!r}")
+
+
+def check_password(name: str, password: str) -> None:
     if not MIN_PASSWORD <= len(password or "") <= MAX_PASSWORD:
         raise IvrError(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
     if password.lower() == name.lower() or len(set(password)) < 5:
@@ -67,7 +70,8 @@ def check_new_user(name: str, role: str, password: str) -> None:
 
 def add_user(s: Session, name: str, role: str, password: str) -> User:
     """A new user with an argon2id hash of the password (inside the caller's transaction)."""
-    check_new_user(name, role, password)
+    check_name_and_role(name, role)
+    check_password(name, password)
     if s.scalar(select(User.id).where(User.name == name)) is not None:
         raise IvrError(f"user {name!r} already exists")
     user = User(name=name, role=Role(role), password_hash=_hasher.hash(password), failed_logins=0, disabled=False)

@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import sessionmaker
 
 from config import Settings
-from models.db import read_session_factory
+from models.db import read_session_factory, utcnow  # noqa: F401 - the routers take utcnow from here
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -62,11 +62,6 @@ class Console:
 
 def console_of(request: Request) -> Console:
     return request.app.state.console
-
-
-def utcnow() -> datetime:
-    """Now as stored: naive UTC."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def page(request: Request, name: str, status_code: int = 200, **context):
