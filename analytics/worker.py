@@ -10,14 +10,16 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import and_, exists, insert, literal, or_, select, update
+from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
 from config import Settings
 from models import Analysis, AnalysisStatus, Call, utcnow
+from monitoring import call_context, metrics
 
 from . import pipeline
 
@@ -82,15 +84,25 @@ class Analyzer:
                 elif job.status != AnalysisStatus.running or _expired(job):
                     job.status, job.attempts, job.error, job.retry_at = AnalysisStatus.queued, 0, None, None
 
+    def _due(self, now):
+        """Jobs to take: queued, failed and due for a retry, or running under an expired lease."""
+        return or_(Analysis.status == AnalysisStatus.queued,
+                   and_(Analysis.status == AnalysisStatus.running, Analysis.lease_until < now),
+                   and_(Analysis.status == AnalysisStatus.failed, Analysis.attempts < self.cfg.max_attempts,
+                        Analysis.retry_at <= now))
+
+    def backlog(self) -> int:
+        """Jobs waiting for an analyzer now (also exported as ivr_analyzer_backlog)."""
+        with self.sessions() as s:
+            pending = s.scalar(select(func.count()).select_from(Analysis).where(self._due(utcnow()))) or 0
+        metrics.ANALYZER_BACKLOG.set(pending)
+        return pending
+
     def claim(self, only: set[int] | None = None) -> int | None:
         """Take the next job: queued, failed and due for a retry, or running under an expired lease."""
         now = utcnow()
         with self.sessions.begin() as s:
-            due = or_(Analysis.status == AnalysisStatus.queued,
-                      and_(Analysis.status == AnalysisStatus.running, Analysis.lease_until < now),
-                      and_(Analysis.status == AnalysisStatus.failed, Analysis.attempts < self.cfg.max_attempts,
-                           Analysis.retry_at <= now))
-            q = select(Analysis).where(due)
+            q = select(Analysis).where(self._due(now))
             if only is not None:
                 q = q.where(Analysis.call_id.in_(only))
             job = s.scalar(q.order_by(Analysis.id).limit(1).with_for_update(skip_locked=True))
@@ -110,6 +122,18 @@ class Analyzer:
         beat = threading.Thread(target=self._heartbeat, args=(call_id, stop), daemon=True,
                                 name=f"analysis-lease-{call_id}")
         beat.start()
+        started, result_kind = time.monotonic(), "failed"
+        try:
+            with call_context(call_id):
+                result_kind = self._analyse(call_id)
+        finally:
+            stop.set()
+            metrics.ANALYSES.labels(result_kind).inc()
+            metrics.ANALYSIS_SECONDS.observe(time.monotonic() - started)
+        return call_id
+
+    def _analyse(self, call_id: int) -> str:
+        """Analyse one claimed call and store the result; returns done, failed or lost (the lease)."""
         try:
             stored = pipeline.StoredCall.read(self.sessions, call_id)
             result = pipeline.analyze(stored, self.recognizer, self.embedder, self.settings.asr.language)
@@ -118,15 +142,14 @@ class Analyzer:
                 job = self._own_job(s, call_id)
                 if job is None:
                     log.warning("call %s: lease lost while analysing; another analyzer has it", call_id)
-                    return call_id
+                    return "lost"
                 pipeline.store(s, job, result, recording)
                 job.status, job.finished_at, job.lease_until = AnalysisStatus.done, utcnow(), None
+            return "done"
         except Exception as err:  # noqa: BLE001 - stored as failed, retried; the call itself stays
             log.exception("call %s: analysis failed", call_id)
             self._fail(call_id, f"{type(err).__name__}: {err}".splitlines()[0][:500])
-        finally:
-            stop.set()
-        return call_id
+            return "failed"
 
     def drain(self, only: set[int] | None = None, progress: Callable[[int], None] | None = None) -> int:
         """Analyse every due job (of `only`, when given); returns how many were taken."""
@@ -142,6 +165,7 @@ class Analyzer:
         stop = stop or threading.Event()
         while not stop.is_set():
             self.enqueue_ended()
+            self.backlog()
             if self.run_one() is None:
                 stop.wait(self.cfg.poll_s)
 

@@ -1,11 +1,14 @@
 """Recognizer interface used by the dialog and the analytics: audio in, Transcript out."""
 from __future__ import annotations
 
+import contextvars
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from monitoring import metrics
 
 from .audio import ASR_RATE, pcm16_to_float, resample
 
@@ -66,11 +69,15 @@ class Recognizer(ABC):
         return self.transcribe(resample(pcm16_to_float(pcm16), sample_rate, ASR_RATE), **kwargs)
 
     def submit_pcm16(self, pcm16: bytes, sample_rate: int, **kwargs) -> Future[Transcript]:
-        return self._pool.submit(self.transcribe_pcm16, pcm16, sample_rate, **kwargs)
+        return self._queue(self.transcribe_pcm16, pcm16, sample_rate, **kwargs)
 
     def submit(self, audio: np.ndarray, **kwargs) -> Future[Transcript]:
         """Queue a transcription on the shared pool (what concurrent calls use)."""
-        return self._pool.submit(self.transcribe, audio, **kwargs)
+        return self._queue(self.transcribe, audio, **kwargs)
+
+    def _queue(self, fn, *args, **kwargs) -> Future[Transcript]:
+        """Run on the pool in the caller's context (its log lines keep the call id); the wait is measured."""
+        return self._pool.submit(contextvars.copy_context().run, metrics.timed("asr", fn), *args, **kwargs)
 
     def stream(self, sample_rate: int, hints: list[str] | None = None) -> RecognizerStream:
         """Default streaming: buffer the audio, recognise on finish."""

@@ -63,9 +63,22 @@ class TelephonySettings(BaseModel):
     max_calls: int = Field(4, ge=1, le=4)  # the pjsua2-python wheel is built with PJSUA_MAX_CALLS = 4
     rtp_timeout_s: float = Field(30.0, gt=0)
     drain_timeout_s: float = Field(60.0, ge=0)
+    node: str = ""                         # this endpoint's name, stored on each call; empty: <hostname>:<sip port>
     registrar: str = ""                    # e.g. sip:pbx.example.bank; empty: no registration
     username: str = ""
     password: str = ""
+
+
+class ClusterSettings(BaseModel):
+    endpoints: int = Field(2, ge=1, le=64)          # `ivr serve` processes behind Kamailio on this host
+    host: str = "127.0.0.1"                         # the address every process binds
+    sip_port: int = Field(5060, ge=1, le=65535)     # Kamailio's public SIP port (UDP and TCP)
+    endpoint_sip_port: int = Field(5070, ge=1024, le=65000)  # endpoint i listens on endpoint_sip_port + i
+    metrics_port: int = Field(9100, ge=1024, le=65000)       # Kamailio; +1 analyzer, +2 console, +10+i endpoint i
+    console_port: int = Field(8000, ge=1, le=65535)
+    algorithm: Literal["call-load", "round-robin"] = "call-load"
+    threads_per_endpoint: int = Field(0, ge=0, le=64)       # inference threads per endpoint; 0: cores / endpoints
+    postgres_port: int = Field(55432, ge=1024, le=65535)    # the local PostgreSQL `ivr cluster` may start
 
 
 class AnalyticsSettings(BaseModel):
@@ -99,6 +112,12 @@ class ConsoleSettings(BaseModel):
         return value
 
 
+class MonitoringSettings(BaseModel):
+    metrics_port: int = Field(0, ge=0, le=65535)   # Prometheus exporter of this process; 0: off
+    metrics_host: str = "127.0.0.1"
+    log_format: Literal["text", "json"] = "text"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IVR_", env_nested_delimiter="__", yaml_file=CONFIG_DIR / "settings.yaml", extra="forbid"
@@ -109,8 +128,10 @@ class Settings(BaseSettings):
     vad: VadSettings = VadSettings()
     tts: TtsSettings = TtsSettings()
     telephony: TelephonySettings = TelephonySettings()
+    cluster: ClusterSettings = ClusterSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     console: ConsoleSettings = ConsoleSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

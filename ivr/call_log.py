@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from analytics.redaction import redact_keys, redact_text
 from models import Call, CallEvent, EventKind, Turn, utcnow
 
+from monitoring import call_context
+
 log = logging.getLogger(__name__)
 
 
@@ -132,6 +134,10 @@ class CallLog:
         self._jobs.put(job)
 
     def _write(self) -> None:
+        with call_context(self.call_id):   # this thread's log lines carry the call id
+            self._write_jobs()
+
+    def _write_jobs(self) -> None:
         while True:
             job = self._jobs.get()
             try:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import socket
 import sys
 import time
@@ -151,6 +149,7 @@ def cmd_serve(args) -> int:
 
     from asr import get_recognizer
     from ivr.app import get_app
+    from monitoring import metrics
     from telephony.server import IvrServer, Services
     from tts import PromptCache, get_synthesizer, load_prompts
     from tts.prompt_cache import LINE_RATE
@@ -164,8 +163,10 @@ def cmd_serve(args) -> int:
     synth = get_synthesizer()
     prompt_cache = PromptCache(settings.data_dir, synth, LINE_RATE)
     prompt_cache.warm_openings(load_prompts())
-    node = f"{socket.gethostname()}:{args.sip_port}"
+    node = settings.telephony.node or f"{socket.gethostname()}:{args.sip_port}"
+    metrics.set_node(node)
     if closed := app.close_interrupted_calls(node):
+        metrics.CALLS.labels(node, "interrupted").inc(closed)
         print(f"{closed} call(s) left open by an earlier crash of this endpoint closed as interrupted", flush=True)
     services = Services(app, settings, recognizer, synth, prompt_cache, node)
     server = IvrServer(services, args.host, args.sip_port)
@@ -179,6 +180,17 @@ def cmd_serve(args) -> int:
           f"--dtmf 2468# --say 'what is my balance'", flush=True)
     server.run_forever()
     return 0
+
+
+def cmd_cluster(args) -> int:
+    from ivr.cluster import run
+
+    settings = get_settings()
+    endpoints = args.endpoints or settings.cluster.endpoints
+    if not 1 <= endpoints <= 64:
+        raise IvrError(f"--endpoints must be 1..64, not {endpoints}")
+    return run(settings, endpoints, args.sip_port or settings.cluster.sip_port, args.allow_sqlite, args.demo,
+               args.dry_run)
 
 
 def _analyzer(args=None):
@@ -398,7 +410,7 @@ def cmd_web(args) -> int:
     console = create_app(app.settings, app.sessions)
     print(f"console at http://{args.host}:{args.port}/ (sign in; API reference at /api/docs)", flush=True)
     try:
-        uvicorn.run(console, host=args.host, port=args.port, log_level="warning", access_log=False,
+        uvicorn.run(console, host=args.host, port=args.port, log_level="warning", access_log=False, log_config=None,
                     proxy_headers=False, server_header=False, timeout_graceful_shutdown=5)
     except SystemExit as exit_:
         raise IvrError(f"cannot serve the console on {args.host}:{args.port} (is the port in use?)") from None \
@@ -507,6 +519,14 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--sip-port", type=_port, default=5060)
     sv.set_defaults(func=cmd_serve)
 
+    cu = sub.add_parser("cluster", help="Kamailio + N endpoints + analyzer + console on this host (supervisord)")
+    cu.add_argument("--endpoints", type=int, default=None, metavar="N", help="endpoint processes (cluster.endpoints)")
+    cu.add_argument("--sip-port", type=_port, default=None, help="Kamailio's public SIP port (cluster.sip_port)")
+    cu.add_argument("--allow-sqlite", action="store_true", help="several endpoints on one SQLite file (writers wait)")
+    cu.add_argument("--demo", action="store_true", help="seed the demo bank (as `ivr db init --demo`)")
+    cu.add_argument("--dry-run", action="store_true", help="render the configuration, print it and exit")
+    cu.set_defaults(func=cmd_cluster)
+
     cl = sub.add_parser("call", help="call the IVR with a real SIP softphone and print what it heard")
     cl.add_argument("uri", metavar="SIP_URI")
     cl.add_argument("--ani", default=None, help="caller ID to present (From user)")
@@ -572,10 +592,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("IVR_LOG_LEVEL", "WARNING"), format="ivr: %(levelname)s: %(message)s")
+    import monitoring
+
     args = build_parser().parse_args(argv)
     try:
-        get_settings()
+        monitoring.setup(args.command, get_settings())   # logs (IVR_LOG_LEVEL, text or JSON) and /metrics
         if args.command == "transcribe" and args.language is None:
             args.language = get_settings().asr.language
         return args.func(args)

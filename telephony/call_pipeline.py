@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
+import weakref
 
 from ivr.session import CallerHungUp, CallerKeyed, CallerSaid, Hangup, Listen, NoInput, Say, Transfer
+import monitoring
+from monitoring.metrics import CallTracker
 
 from .audio_buffers import OutgoingAudio
 from .frames import (AudioIn, CallerTurn, FirstAudio, HoldChanged, HungUp, KeyIn, Keyed, PromptPlayed,
@@ -35,7 +39,8 @@ class CallPipeline:
         self.call_log, self.session = services.app.open_call(ani, "sip", clock, node=services.node)
         self.inbox: queue.Queue = queue.Queue()
         self.out = OutgoingAudio(on_event=self._playback_event, clock=clock)
-        self.speaker = Speaker(services.synth, services.prompt_cache, self.out, clock)
+        self.speaker = Speaker(services.synth, services.prompt_cache, self.out, clock,
+                               call_id=self.call_log.call_id)
         self.turns = TurnTaking(services.settings.vad, services.recognizer, self.session.understand,
                                 lambda: self.inbox.put(RecognitionReady(clock())), clock)
         self.keys = KeyEntry()
@@ -50,6 +55,11 @@ class CallPipeline:
         self.ending = False
         self.finished = threading.Event()   # the call has ended and everything about it is stored
         self.thread = threading.Thread(target=self._run, name=f"call-{self.call_log.call_id}", daemon=True)
+        if services.node and not monitoring.node():
+            monitoring.set_node(services.node)
+        self.tracker = CallTracker()   # in ivr_active_calls until the call ends, or this pipeline is dropped
+        weakref.finalize(self, self.tracker.end, "failed")
+        log.info("call %s answered", self.call_log.call_id, extra={"call_id": self.call_log.call_id})
 
     # ---- called from pjsua2 threads (media clock, SIP events): queue only -------------------------------
     def start(self) -> None:
@@ -86,9 +96,19 @@ class CallPipeline:
         self._hangup = self._transfer = lambda *_: None
 
     def _close_unstarted(self) -> None:
-        self.call_log.end("caller_hangup")
-        self.recorder.close()
-        self.call_log.close()
+        try:
+            self.call_log.end("caller_hangup")
+            self.recorder.close()
+            self.call_log.close()
+        finally:
+            self._ended("caller_hangup")
+
+    def _ended(self, outcome: str | None) -> None:
+        """Everything about the call is stored (or failed to be): count it, forget its secrets, let it go."""
+        call_id = self.call_log.call_id
+        self.tracker.end(outcome)
+        monitoring.forget_secrets(call_id)
+        log.info("call %s ended: %s", call_id, outcome, extra={"call_id": call_id})
         self.finished.set()
 
     def _playback_event(self, kind: str, playback, t: float) -> None:
@@ -99,6 +119,8 @@ class CallPipeline:
 
     # ---- the call's own thread --------------------------------------------------------------------------
     def _run(self) -> None:
+        monitoring.set_call_id(self.call_log.call_id)   # every log line of this thread names the call
+        outcome = None
         try:
             self._perform(self.session.start())
             while not self.ending:
@@ -110,14 +132,17 @@ class CallPipeline:
         except Exception:  # noqa: BLE001 - a broken call must not take the endpoint down
             log.exception("call %s failed", self.call_log.call_id)
             if not self.session.done:
+                outcome = "failed"
                 self.call_log.end("failed")
             self._hangup()
         finally:
-            self.speaker.stop()
-            self.recorder.close()
-            self._drain_played()
-            self.call_log.close()
-            self.finished.set()  # all stored: the SIP layer may now let go of the call
+            try:
+                self.speaker.stop()
+                self.recorder.close()
+                self._drain_played()
+                self.call_log.close()
+            finally:
+                self._ended(outcome or self.session.outcome or "failed")  # the SIP layer may now let go of it
 
     def _handle(self, msg) -> None:
         match msg:
@@ -163,6 +188,10 @@ class CallPipeline:
             if self.speaker.speaking and self.speaker.interruptible:
                 self._barge_in()
         elif isinstance(event, CallerTurn):
+            if self.listen is not None and self.listen.sensitive:   # a spoken PIN: never in a log line
+                u = event.understanding
+                self._secret(event.text, *re.findall(r"\d{3,}", event.text), getattr(u, "value", None),
+                             (getattr(u, "slots", None) or {}).get("digits"))
             self.latency.turn_ended(event.speech_end, event.start_s, event.end_s, event.timings)
             said = CallerSaid(event.text, event.confidence, understanding=event.understanding)
             self._deliver(said if event.text else NoInput())
@@ -180,9 +209,16 @@ class CallPipeline:
             self._keyed(keyed)
 
     def _keyed(self, keyed: Keyed) -> None:
+        if self.listen is not None and (self.listen.sensitive or self.listen.expect == "digits"):
+            self._secret(keyed.digits)   # a PIN or card digits: never in a log line
         offset = self.call_log.offset_ms(keyed.t) / 1000
         self.latency.turn_ended(keyed.t, offset, offset, {"end_of_turn": "keys"})
         self._deliver(CallerKeyed(keyed.digits))
+
+    def _secret(self, *values) -> None:
+        for value in values:
+            if isinstance(value, str):
+                monitoring.keep_secret(self.call_log.call_id, value)
 
     def _barge_in(self) -> None:
         dropped = self.speaker.barge_in()

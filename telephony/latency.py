@@ -1,6 +1,9 @@
 """The latency meter, an observer: from the end of the caller's turn to the first frame of the reply on the wire,
-with where the time went. It completes the caller's turn in the call record (stored once, with its timings)."""
+with where the time went. It completes the caller's turn in the call record (stored once, with its timings) and
+feeds the turn latency and stage histograms (ivr_turn_latency_seconds, ivr_stage_seconds)."""
 from __future__ import annotations
+
+from monitoring import metrics
 
 
 class LatencyMeter:
@@ -37,3 +40,4 @@ class LatencyMeter:
             timings["media_ms"] = round(latency - spent, 1)
         self.call_log.complete_turn(latency_ms=latency, timings=timings, start_ms=turn["start_ms"],
                                     end_ms=turn["end_ms"])
+        metrics.turn(timings, latency)

@@ -13,6 +13,7 @@ import pjsua2 as pj
 from .call_pipeline import CallPipeline
 from .media import CallMediaPort, PortPool
 from .pj_thread import PjThread
+from .sip_guard import SipGuard
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +106,20 @@ class IvrServer:
         self.pj = PjThread(host, sip_port, max_calls=self.cfg.max_calls)
         self.ports = PortPool("ivr")
         self.calls: dict[int, IvrCall] = {}
-        self.draining = False
+        self.guard: SipGuard | None = None   # answers OPTIONS and new INVITEs with 503 while draining
         self.recordings = services.settings.data_dir / "recordings"
         self._account: IvrAccount | None = None
         self._last_check = 0.0
         self._ended: list[IvrCall] = []  # pjsua2 calls must not be freed inside their own callbacks
 
     # -- pj thread ---------------------------------------------------------------------------------------
+    @property
+    def draining(self) -> bool:
+        return self.guard is not None and self.guard.draining
+
     def _setup(self, ep: pj.Endpoint) -> None:
+        self.guard = SipGuard()
+        self.guard.install()
         cfg = pj.AccountConfig()
         cfg.idUri = f"sip:{self.cfg.user}@{self.host}:{self.sip_port}"
         cfg.mediaConfig.transportConfig.port = self.cfg.rtp_port
@@ -132,7 +139,8 @@ class IvrServer:
         op = pj.CallOpParam()
         user = request_user(prm.rdata.wholeMsg)
         if user != self.cfg.user or self.draining or len(self.calls) >= self.cfg.max_calls:
-            op.statusCode = pj.PJSIP_SC_NOT_FOUND if user != self.cfg.user else pj.PJSIP_SC_BUSY_HERE
+            op.statusCode = (pj.PJSIP_SC_NOT_FOUND if user != self.cfg.user else
+                             pj.PJSIP_SC_SERVICE_UNAVAILABLE if self.draining else pj.PJSIP_SC_BUSY_HERE)
             self._ended.append(call)
             call.hangup(op)
             return
@@ -210,6 +218,8 @@ class IvrServer:
         self.calls.clear()
         self._ended.clear()
         self._account = None
+        if self.guard is not None:
+            self.guard.uninstall()
 
     def run_forever(self) -> None:
         stop = threading.Event()
@@ -220,8 +230,11 @@ class IvrServer:
         self.drain()
 
     def drain(self) -> None:
-        """Stop accepting calls, let the active ones finish (up to the drain timeout), then stop."""
-        self.draining = True
+        """Stop accepting calls (OPTIONS and INVITE answered 503, so a dispatcher routes around this endpoint), let
+        the active ones finish (up to the drain timeout), then stop."""
+        if self.guard is not None:
+            self.guard.draining = True
+        log.warning("draining: %d call(s) in progress, new calls refused with 503", len(self.calls))
         deadline = time.monotonic() + self.cfg.drain_timeout_s
         while self.calls and time.monotonic() < deadline:
             time.sleep(0.2)

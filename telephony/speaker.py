@@ -1,18 +1,22 @@
 """The speaker stage: plays Say actions in order (prompt cache first, else streamed synthesis) into the outgoing
-audio. A barge-in cancels what was queued when it happened, and only that: the next reply always plays."""
+audio. A barge-in cancels what was queued when it happened, and only that: the next reply always plays.
+The wait between a Say and the start of its synthesis is `ivr_queue_wait_seconds{queue="tts"}`."""
 from __future__ import annotations
 
 import queue
 import threading
 import time
 
+import monitoring
+from monitoring import metrics
+
 from .audio_buffers import RATE, OutgoingAudio, Playback
 
 
 class Speaker(threading.Thread):
-    def __init__(self, synth, cache, out: OutgoingAudio, clock=time.monotonic):
-        super().__init__(name="speaker", daemon=True)
-        self.synth, self.cache, self.out, self.clock = synth, cache, out, clock
+    def __init__(self, synth, cache, out: OutgoingAudio, clock=time.monotonic, call_id=None):
+        super().__init__(name="speaker" if call_id is None else f"speaker-{call_id}", daemon=True)
+        self.synth, self.cache, self.out, self.clock, self.call_id = synth, cache, out, clock, call_id
         self._jobs: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._active: list[tuple[Playback, threading.Event]] = []   # said, not yet over
@@ -24,7 +28,7 @@ class Speaker(threading.Thread):
         cancel = threading.Event()
         with self._lock:
             self._active.append((playback, cancel))
-        self._jobs.put((item, playback, cancel))
+        self._jobs.put((item, playback, cancel, time.monotonic()))
         return playback
 
     @property
@@ -65,9 +69,11 @@ class Speaker(threading.Thread):
         self._jobs.put(None)
 
     def run(self) -> None:
+        monitoring.set_call_id(self.call_id)
         while (job := self._jobs.get()) is not None:
-            item, playback, cancel = job
+            item, playback, cancel, queued = job
             if not cancel.is_set():
+                metrics.queue_wait("tts", time.monotonic() - queued)
                 self._play(item.text, playback, cancel)
             self.out.finish(playback)
 

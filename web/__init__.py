@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config import Settings, get_settings
+from monitoring.metrics import HTTP_REQUESTS
 
 from .console import HERE, Console, page
 
@@ -41,7 +42,22 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker | None =
     for module in (auth, users, calls, call_detail, dashboard, customers, live):
         app.include_router(module.router)
     _add_guards(app)
+    _count_requests(app)
     return app
+
+
+def _count_requests(app: FastAPI) -> None:
+    """ivr_http_requests_total{route, status}: the route's template (/api/calls/{call_id}), never the raw path."""
+    @app.middleware("http")
+    async def count(request: Request, call_next):
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            HTTP_REQUESTS.labels(getattr(route, "path", None) or "unmatched", str(status)).inc()
 
 
 def _wants_json(request: Request) -> bool:
