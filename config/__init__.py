@@ -53,6 +53,7 @@ class TtsSettings(BaseModel):
     piper_voice: str = "en_US-joe-medium"
     espeak_voice: str = "en-us"
     edge_voice: str = "en-US-AriaNeural"
+    cpu_threads: int = Field(0, ge=0, le=256)   # Piper's inference threads; 0: onnxruntime's default (every core)
 
 
 class TelephonySettings(BaseModel):

@@ -112,7 +112,8 @@ def plan(settings: Settings, endpoints: int, sip_port: int) -> list[Program]:
                                                   str(layout.endpoint_port(i))],
                                 {"IVR_TELEPHONY__RTP_PORT": str(layout.rtp_port(i)),
                                  "IVR_MONITORING__METRICS_PORT": str(layout.metrics_port("endpoint", i)),
-                                 "IVR_ASR__CPU_THREADS": threads, "OMP_NUM_THREADS": threads},
+                                 "IVR_ASR__CPU_THREADS": threads, "IVR_TTS__CPU_THREADS": threads,
+                                 "OMP_NUM_THREADS": threads},
                                 priority=50, group="endpoints"))
     return programs
 

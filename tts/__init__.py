@@ -24,7 +24,7 @@ def get_synthesizer(engine: str | None = None, voice: str | None = None, setting
     if engine == "piper":
         from .piper_backend import PiperSynthesizer
 
-        return PiperSynthesizer(voice)
+        return PiperSynthesizer(voice, s.tts.cpu_threads)
     if engine == "espeak":
         from .espeak_backend import EspeakSynthesizer
 

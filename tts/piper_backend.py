@@ -24,7 +24,7 @@ def voice_path(voice: str) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path):
+def _load(path: Path, threads: int = 0):
     import onnxruntime
     from piper import PiperVoice
 
@@ -32,6 +32,8 @@ def _load(path: Path):
     # Idle threads must not spin: a call's synthesis would otherwise steal the cores other calls' ASR needs.
     opts = onnxruntime.SessionOptions()
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:                       # several endpoints on one host share its cores (`ivr cluster`)
+        opts.intra_op_num_threads = threads
     voice.session = onnxruntime.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     return voice
 
@@ -39,9 +41,9 @@ def _load(path: Path):
 class PiperSynthesizer(Synthesizer):
     engine = "piper"
 
-    def __init__(self, voice: str = BUNDLED):
+    def __init__(self, voice: str = BUNDLED, threads: int = 0):
         super().__init__(voice)
-        self._voice = _load(voice_path(voice))
+        self._voice = _load(voice_path(voice), threads)
         self.native_rate = self._voice.config.sample_rate
 
     def render(self, sentence: str) -> tuple[np.ndarray, int]:
