@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/analytics.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,12 +1,14 @@
 """Concurrent calls through Kamailio: how many this host holds with p95 turn latency <= 1.0 s and no failures.
 
-    python bench/load.py [--levels 4 8 12 16 20] [--calls-per-level N] [--endpoints 4] [--ramp-s 2] [--quick]
+    python bench/load.py [--levels 4 8 12 16 20] [--calls-per-level N] [--endpoints 4] [--ramp-s 40] [--quick]
     python bench/load.py --target 127.0.0.1:5060 --database-url URL [--pids PID ...]   # load what is running
 
 Starts `ivr cluster --endpoints N` (Kamailio's dispatcher, N `ivr serve` endpoints, the analyzer, the console and a
-local PostgreSQL, in a fresh data dir), then for each level L runs SIPp speech calls through Kamailio: L calls at
-once (--calls-per-level, default L, so one wave), started over --ramp-s seconds. Each call is Alex's PCAP from
-tests/speech_pcap.py: the PIN keyed (RFC 2833) during the welcome, "what is my balance" (Piper), "goodbye"
+local PostgreSQL, in a fresh data dir), then for each level L runs SIPp speech calls through Kamailio: L calls
+at once (SIPp -l L), 2 L calls in all (--calls-per-level), the first L started over --ramp-s seconds (default 40,
+about one call's length, so that callers' turns fall at random moments as in real traffic; each call that ends is
+replaced at once, so L stay up). `--ramp-s 2` is the worst case: every caller speaks at the same moment.
+Each call is Alex's PCAP from tests/speech_pcap.py: the PIN keyed (RFC 2833) during the welcome, "what is my balance" (Piper), "goodbye"
 (Asterisk's recorded voice); the IVR hangs up (tests/sipp/speech_call.xml). Per level it prints calls completed and
 failed (SIPp's count, and the calls stored with outcome `completed`), the nodes that took them, p50/p95/max turn
 latency of the spoken caller turns (stored `latency_ms`: end of the caller's speech -> first IVR audio out), and
@@ -258,7 +260,7 @@ def main() -> None:
     ap.add_argument("--levels", type=int, nargs="+", default=[4, 8, 12, 16, 20])
     ap.add_argument("--calls-per-level", type=int, default=0, help="calls per level (default: the level: one wave)")
     ap.add_argument("--endpoints", type=int, default=4)
-    ap.add_argument("--ramp-s", type=float, default=2.0, help="start a level's calls over this many seconds")
+    ap.add_argument("--ramp-s", type=float, default=40.0, help="start a level's first L calls over this many seconds")
     ap.add_argument("--quick", action="store_true", help="levels 2 and 4 on 2 endpoints")
     ap.add_argument("--all-levels", action="store_true", help="go on after a level misses")
     ap.add_argument("--target", help="host:port of a running Kamailio or endpoint (no cluster started)")
@@ -291,7 +293,7 @@ def main() -> None:
               f"caller: {pcap.name} ({speech_pcap.read_pcap(pcap)[-1].t:.0f} s, PIN + 2 spoken turns)")
         held = 0
         for level in args.levels:
-            ok = run_level(level, args.calls_per_level or level, args.ramp_s, target, sessions, roots, data)
+            ok = run_level(level, args.calls_per_level or 2 * level, args.ramp_s, target, sessions, roots, data)
             if ok:
                 held = max(held, level)
             elif not args.all_levels:
