@@ -232,9 +232,14 @@ def run_level(level: int, calls: int, ramp_s: float, target: str, sessions, root
     with ProcessMeter(roots) as meter:
         run = speech_pcap.run_speech_calls(target, work / f"level-{level}", calls=calls, concurrent=level,
                                            rate=level / ramp_s if ramp_s > 0 else None)
-        time.sleep(2.0)                                    # the last turns and hang-ups are committed
+        rows, spoken = stored(sessions, first)
+        deadline = time.monotonic() + 30                   # the last hang-ups are committed
+        while any(c.ended_at is None for c in rows) and time.monotonic() < deadline:
+            time.sleep(1.0)
+            rows, spoken = stored(sessions, first)
     wall = time.monotonic() - t0
-    rows, spoken = stored(sessions, first)
+    if open_calls := [c.id for c in rows if c.ended_at is None]:
+        print(f"  still open 30 s after SIPp ended: call(s) {open_calls}")
     completed = sum(c.outcome == "completed" for c in rows)
     nodes = Counter(c.node or "?" for c in rows)
     failed = max(run.failed, calls - run.successful, len(rows) - completed, calls - completed)
