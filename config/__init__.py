@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, IPvAnyAddress, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 CONFIG_DIR = Path(__file__).parent
@@ -66,6 +66,7 @@ class TelephonySettings(BaseModel):
     drain_timeout_s: float = Field(60.0, ge=0)
     node: str = ""                         # this endpoint's name, stored on each call; empty: <hostname>:<sip port>
     registrar: str = ""                    # e.g. sip:pbx.example.bank; empty: no registration
+    trusted_sources: list[str] = []        # "ip" or "ip:port" new INVITEs may come from (a dispatcher, a trunk); []: any
     username: str = ""
     password: str = ""
 
@@ -80,6 +81,9 @@ class ClusterSettings(BaseModel):
     algorithm: Literal["call-load", "round-robin"] = "call-load"
     threads_per_endpoint: int = Field(0, ge=0, le=64)       # inference threads per endpoint; 0: cores / endpoints
     postgres_port: int = Field(55432, ge=1024, le=65535)    # the local PostgreSQL `ivr cluster` may start
+    trunks: list[IPvAnyAddress] = []                # the bank's PBX / SIP trunk addresses: not rate-limited
+    rate_limit: int = Field(30, ge=2, le=100000)    # requests per 2 s from any other source before it is banned
+    ban_s: int = Field(300, ge=1, le=86400)         # how long a flooding or scanning source is ignored
 
 
 class AnalyticsSettings(BaseModel):

@@ -12,6 +12,7 @@ from models import make_engine, session_factory
 from .bank import SqlBank
 from .call_log import CallLog
 from .flow import Flow, load_flow
+from .spool import Spool
 from .session import DialogSession
 
 
@@ -43,9 +44,22 @@ class App:
 
         return get_classifier()
 
+    @cached_property
+    def spools(self) -> dict[str | None, Spool]:
+        return {}
+
+    def spool(self, node: str | None) -> Spool:
+        """Where this node keeps calls on local disk while the database is unavailable."""
+        if node not in self.spools:
+            self.spools[node] = Spool.for_node(self.settings.data_dir, node, self.sessions)
+        return self.spools[node]
+
     def require_schema(self) -> None:
+        if self.__dict__.get("schema_ok"):
+            return   # checked once: a later database outage must not stop calls from being answered
         if not inspect(self.engine).has_table("customers"):
             raise IvrError(f"database {self.engine.url.render_as_string()} is not initialised: run `ivr db init --demo`")
+        self.__dict__["schema_ok"] = True
 
     def new_session(self, ani: str | None, call_log=None) -> DialogSession:
         keywords = sorted({kw for kw in self.nlu.keywords})
@@ -56,7 +70,8 @@ class App:
         """A new stored call and its dialog session: what every transport (chat, SIP) starts a call with.
         `node` names the endpoint (host:port) so that its next start-up can close what a crash left open."""
         self.require_schema()
-        call_log = CallLog(self.sessions, ani, channel=channel, node=node, **({"clock": clock} if clock else {}))
+        call_log = CallLog(self.sessions, ani, channel=channel, node=node, spool=self.spool(node),
+                           **({"clock": clock} if clock else {}))
         return call_log, self.new_session(ani, call_log)
 
     def close_interrupted_calls(self, node: str) -> int:

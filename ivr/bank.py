@@ -2,6 +2,7 @@
 writes its own adapter to its core system with the same methods."""
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import Account, Card, Customer, Transaction
@@ -53,6 +55,11 @@ class TransferResult:
     reference: str | None = None
 
 
+class BankUnavailable(Exception):
+    """The bank's systems (core banking, the database) cannot be reached now: the dialog apologises and offers an
+    agent. Every BankBackend raises it, and only it, for an outage."""
+
+
 class BankBackend(Protocol):
     def customer_by_ani(self, ani: str) -> CustomerInfo | None: ...
     def customer_by_account(self, number: str) -> CustomerInfo | None: ...
@@ -73,12 +80,24 @@ def new_reference() -> str:
     return f"{secrets.randbelow(900000) + 100000}"
 
 
+def _reachable(method):
+    """A lost or refused database connection is an outage (BankUnavailable); anything else is a bug."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (OperationalError, InterfaceError) as err:
+            raise BankUnavailable(str(err.orig or err).splitlines()[0]) from err
+    return call
+
+
 class SqlBank:
     """The demo bank on SQLAlchemy; every change runs in one database transaction."""
 
     def __init__(self, sessions: sessionmaker):
         self.sessions = sessions
 
+    @_reachable
     def customer_by_ani(self, ani: str) -> CustomerInfo | None:
         norm = normalize_ani(ani)
         if not norm:
@@ -87,11 +106,13 @@ class SqlBank:
             c = s.scalar(select(Customer).where(Customer.ani == norm))
             return CustomerInfo(c.id, c.name, c.phone_locked) if c else None
 
+    @_reachable
     def customer_by_account(self, number: str) -> CustomerInfo | None:
         with self.sessions() as s:
             a = s.scalar(select(Account).where(Account.number == number))
             return CustomerInfo(a.customer.id, a.customer.name, a.customer.phone_locked) if a else None
 
+    @_reachable
     def verify_pin(self, customer_id: int, pin: str) -> str:
         with self.sessions.begin() as s:
             c = s.get(Customer, customer_id, with_for_update=True)
@@ -106,11 +127,13 @@ class SqlBank:
                 return "locked"
             return "wrong"
 
+    @_reachable
     def accounts(self, customer_id: int) -> list[AccountInfo]:
         with self.sessions() as s:
             rows = s.scalars(select(Account).where(Account.customer_id == customer_id).order_by(Account.id))
             return [AccountInfo(a.kind, a.last4, a.balance) for a in rows]
 
+    @_reachable
     def transactions(self, customer_id: int, kind: str, limit: int = 5) -> list[TransactionInfo]:
         with self.sessions() as s:
             rows = s.scalars(
@@ -119,11 +142,13 @@ class SqlBank:
                 .order_by(Transaction.posted_on.desc(), Transaction.id.desc()).limit(limit))
             return [TransactionInfo(t.posted_on, t.description, t.amount) for t in rows]
 
+    @_reachable
     def cards(self, customer_id: int) -> list[CardInfo]:
         with self.sessions() as s:
             rows = s.scalars(select(Card).where(Card.customer_id == customer_id).order_by(Card.id))
             return [CardInfo(c.id, c.kind, c.last4, c.status) for c in rows]
 
+    @_reachable
     def block_card(self, customer_id: int, card_id: int) -> str:
         with self.sessions.begin() as s:
             card = s.get(Card, card_id, with_for_update=True)
@@ -133,6 +158,7 @@ class SqlBank:
                 card.status, card.block_reference, card.blocked_at = "blocked", new_reference(), datetime.now()
             return card.block_reference
 
+    @_reachable
     def transfer(self, customer_id: int, src: str, dst: str, amount: str) -> TransferResult:
         try:
             value = Decimal(amount)
@@ -156,3 +182,4 @@ class SqlBank:
             s.add(Transaction(account=accts[dst], posted_on=today, description=f"Transfer from {src}",
                               amount=value, reference=ref))
             return TransferResult("ok", ref)
+

@@ -4,6 +4,10 @@ Writes go in order through the call's own writer thread, so that a reply is neve
 (7 prompts of a transaction list cost ~80 ms of fsyncs on SQLite). A caller turn is stored once, complete: it
 waits for `complete_turn` (latency, timings and recording offsets, known when the reply starts to play), or
 for the next caller turn or the end of the call. `close()` waits until everything is stored.
+
+In a database outage the call goes on: its records are kept in the node's spool on local disk (ivr/spool.py) and
+written, in order and once, when the database answers again (retried every `retry_s` while the call lasts, then
+by the spool's own thread). A call that starts during an outage has a provisional id ("pending-…") until then.
 """
 from __future__ import annotations
 
@@ -11,14 +15,17 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable
+import uuid
+from pathlib import Path
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from analytics.redaction import redact_keys, redact_text
-from models import Call, CallEvent, EventKind, Turn, utcnow
-
+from config import get_settings
+from models import EventKind, utcnow
 from monitoring import call_context
+
+from .spool import OUTAGE, Spool, apply
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +41,26 @@ def _redacted(value):
 
 class CallLog:
     def __init__(self, sessions: sessionmaker, ani: str | None, channel: str = "sip", clock=time.monotonic,
-                 node: str | None = None):
-        self.sessions, self.clock = sessions, clock
+                 node: str | None = None, spool: Spool | None = None, retry_s: float = 2.0):
+        self.sessions, self.clock, self.retry_s = sessions, clock, retry_s
+        self.spool = spool or Spool.for_node(get_settings().data_dir, node, sessions)
         self.t0 = clock()            # offsets (start_ms, at_ms) count from here: the start of the recording
         self._seq = 0
         self._pending: dict | None = None   # the caller turn waiting for its timings
         self._lock = threading.Lock()
-        with sessions.begin() as s:
-            call = Call(ani=ani, channel=channel, node=node)
-            s.add(call)
-            s.flush()
-            self.call_id = call.id
-        self._jobs: queue.Queue[Callable[[Session], None] | None] = queue.Queue()
+        self._spooled: Path | None = None   # records go to this spool file until the database is back
+        self.db_id: int | None = None
+        first = {"op": "call", "fields": dict(ani=ani, channel=channel, node=node, started_at=utcnow())}
+        try:
+            with sessions.begin() as s:
+                self.db_id = apply(s, first, None)
+            self.call_id: int | str = self.db_id
+        except OUTAGE as err:
+            self.call_id = f"pending-{uuid.uuid4().hex[:12]}"
+            log.warning("call %s: the database is unavailable (%s); the call is kept on local disk",
+                        self.call_id, str(err.orig or err).splitlines()[0])
+            self._spool(first)
+        self._jobs: queue.Queue[dict | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write, name=f"call-log-{self.call_id}", daemon=True)
         self._writer.start()
 
@@ -58,10 +73,10 @@ class CallLog:
         """Store a turn; a caller turn is held until `complete_turn` (or the next caller turn, or the end)."""
         text, slots = _redacted(text), {k: _redacted(v) for k, v in (slots or {}).items()}
         with self._lock:
-            row = dict(call_id=self.call_id, seq=self._next_seq(), speaker=speaker, text=text, state=state,
-                       intent=intent, confidence=confidence, slots=slots or None, **fields)
+            row = dict(seq=self._next_seq(), speaker=speaker, text=text, state=state, intent=intent,
+                       confidence=confidence, slots=slots or None, at=utcnow(), **fields)
             if speaker != "caller":
-                self._submit_row(Turn, row)
+                self._submit({"op": "turn", "row": row})
                 return
             self._flush_pending()
             self._pending = row
@@ -77,9 +92,9 @@ class CallLog:
         """Something that happened (see models.EventKind); `detail` must hold no PIN digits."""
         EventKind(kind)  # an unknown kind is a programming error: fail where it is made
         with self._lock:
-            row = dict(call_id=self.call_id, seq=self._next_seq(), kind=kind, state=state,
-                       at_ms=self.offset_ms(at), detail=detail or None)
-            self._submit_row(CallEvent, row)
+            row = dict(seq=self._next_seq(), kind=kind, state=state, at_ms=self.offset_ms(at),
+                       detail=detail or None, at=utcnow())
+            self._submit({"op": "event", "row": row})
 
     def set_recording(self, path: str) -> None:
         self._update_call(recording_path=path)
@@ -99,7 +114,8 @@ class CallLog:
         self._jobs.join()
 
     def close(self) -> None:
-        """Store what is queued and stop the writer (idempotent)."""
+        """Store what is queued and stop the writer (idempotent). In an outage what is left stays in the spool,
+        which writes it when the database is back."""
         with self._lock:
             self._flush_pending()
         if self._writer.is_alive():
@@ -113,25 +129,17 @@ class CallLog:
 
     def _flush_pending(self) -> None:
         if self._pending is not None:
-            self._submit_row(Turn, self._pending)
+            self._submit({"op": "turn", "row": self._pending})
             self._pending = None
 
-    def _submit_row(self, model, row: dict) -> None:
-        self._submit(lambda s: s.add(model(**row)))
-
     def _update_call(self, **values) -> None:
-        def store(s: Session) -> None:
-            call = s.get(Call, self.call_id)
-            for key, value in values.items():
-                setattr(call, key, value)
+        self._submit({"op": "update", "values": values})
 
-        self._submit(store)
-
-    def _submit(self, job: Callable[[Session], None]) -> None:
+    def _submit(self, record: dict) -> None:
         if not self._writer.is_alive():
             log.warning("call %s: the call log is closed; a late write was dropped", self.call_id)
             return
-        self._jobs.put(job)
+        self._jobs.put(record)
 
     def _write(self) -> None:
         with call_context(self.call_id):   # this thread's log lines carry the call id
@@ -139,13 +147,47 @@ class CallLog:
 
     def _write_jobs(self) -> None:
         while True:
-            job = self._jobs.get()
             try:
-                if job is None:
+                record = self._jobs.get(timeout=self.retry_s if self._spooled else None)
+            except queue.Empty:
+                self._replay()
+                continue
+            try:
+                if record is None:
+                    if self._spooled and not self._replay():
+                        self.spool.adopt(self._spooled, self.db_id)
                     return
-                with self.sessions.begin() as s:
-                    job(s)
+                self._store(record)
             except Exception:  # noqa: BLE001 - keep storing the rest of the call
                 log.exception("call %s: a write to the call log failed", self.call_id)
             finally:
                 self._jobs.task_done()
+
+    def _store(self, record: dict) -> None:
+        if self._spooled:
+            self.spool.append(self._spooled, record)
+            return
+        try:
+            with self.sessions.begin() as s:
+                apply(s, record, self.db_id)
+        except OUTAGE as err:
+            log.warning("call %s: the database is unavailable (%s); keeping the call on local disk",
+                        self.call_id, str(err.orig or err).splitlines()[0])
+            self._spool(record)
+
+    def _spool(self, record: dict) -> None:
+        if self._spooled is None:
+            self._spooled = self.spool.path(f"call-{self.db_id}" if self.db_id else str(self.call_id))
+        self.spool.append(self._spooled, record)
+
+    def _replay(self) -> bool:
+        """Write the spooled records now if the database is back; False if it is not."""
+        try:
+            self.db_id = self.spool.replay(self._spooled, self.db_id)
+        except OUTAGE:
+            return False
+        except Exception:  # noqa: BLE001 - the file stays for the spool thread and an engineer
+            log.exception("call %s: the spooled records could not be written", self.call_id)
+            return False
+        self._spooled = None
+        return True

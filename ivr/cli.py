@@ -168,6 +168,8 @@ def cmd_serve(args) -> int:
     if closed := app.close_interrupted_calls(node):
         metrics.CALLS.labels(node, "interrupted").inc(closed)
         print(f"{closed} call(s) left open by an earlier crash of this endpoint closed as interrupted", flush=True)
+    if kept := app.spool(node).recover():
+        print(f"{kept} call(s) kept on local disk during a database outage are being written back", flush=True)
     services = Services(app, settings, recognizer, synth, prompt_cache, node)
     server = IvrServer(services, args.host, args.sip_port)
     try:

@@ -7,6 +7,7 @@ deploy/compose.yaml all follow it (tests/test_deploy.py checks the compose file 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shlex
 import shutil
@@ -82,6 +83,12 @@ def dispatcher_list(layout: Layout) -> str:
     return "\n".join(lines) + "\n"
 
 
+def trunks_regex(settings: Settings) -> str:
+    """Kamailio's regular expression for the trunk addresses (validated IPs: only the dots need care)."""
+    ips = [str(ip).replace(".", "[.]") for ip in settings.cluster.trunks]
+    return f"^({'|'.join(ips)})$" if ips else "^$"
+
+
 def _bin(name: str) -> str:
     """A console script of this environment (ivr, supervisord), else whatever is on PATH."""
     here = Path(sys.executable).parent / name
@@ -100,7 +107,10 @@ def plan(settings: Settings, endpoints: int, sip_port: int) -> list[Program]:
         "-A", f"METRICS_PORT={layout.metrics_port('kamailio')}",
         "-A", f'DS_LIST="{layout.dir / "dispatcher.list"}"',
         "-A", f"DS_ALG={ALGORITHMS[settings.cluster.algorithm]}",
-        "-A", f'CTL_SOCKET="unix:{run / "kamailio_ctl"}"'], priority=20)
+        "-A", f'CTL_SOCKET="unix:{run / "kamailio_ctl"}"', "-A", f'TRUNKS_RE="{trunks_regex(settings)}"',
+        "-A", f"PIKE_DENSITY={settings.cluster.rate_limit}",
+        "-A", f'BANNED_TABLE="banned=>size=10;autoexpire={settings.cluster.ban_s};"'], priority=20)
+    kamailio_source = f"{host}:{sip_port}"
     threads = str(layout.threads())
     programs = [kamailio,
                 Program("console", [ivr, "web", "--host", host, "--port", str(settings.cluster.console_port)],
@@ -111,6 +121,7 @@ def plan(settings: Settings, endpoints: int, sip_port: int) -> list[Program]:
         programs.append(Program(f"endpoint-{i}", [ivr, "serve", "--host", host, "--sip-port",
                                                   str(layout.endpoint_port(i))],
                                 {"IVR_TELEPHONY__RTP_PORT": str(layout.rtp_port(i)),
+                                 "IVR_TELEPHONY__TRUSTED_SOURCES": json.dumps([kamailio_source]),
                                  "IVR_MONITORING__METRICS_PORT": str(layout.metrics_port("endpoint", i)),
                                  "IVR_ASR__CPU_THREADS": threads, "IVR_TTS__CPU_THREADS": threads,
                                  "OMP_NUM_THREADS": threads},
@@ -174,7 +185,8 @@ def _ini(value: str) -> str:
 
 
 def _env(env: dict[str, str]) -> str:
-    return ",".join(f'{k}="{_ini(v)}"' for k, v in env.items())
+    """supervisord's KEY="value" list; a value holding double quotes (JSON) goes in single quotes."""
+    return ",".join(f"{k}='{_ini(v)}'" if '"' in v else f'{k}="{_ini(v)}"' for k, v in env.items())
 
 
 def supervisord_conf(layout: Layout, programs: list[Program], shared_env: dict[str, str]) -> str:

@@ -58,6 +58,7 @@ class Flow:
     requests: str | None = None            # the state whose intents are tasks a caller may ask for anywhere
     transfer_failed_state: str | None = None   # where a call goes on when the agent transfer was refused
     frustration_state: str | None = None   # where an exasperated caller goes ("this is useless")
+    unavailable_state: str | None = None   # where a call goes when the bank's systems cannot be reached
 
     @property
     def tasks(self) -> dict[str, str]:
@@ -177,7 +178,7 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
         if intent not in glob:
             fail(f"field 'dtmf_globals.{key}'", f"{intent!r} is not one of the globals")
     extra = {}
-    for key in ("requests", "transfer_failed_state", "frustration_state"):
+    for key in ("requests", "transfer_failed_state", "frustration_state", "unavailable_state"):
         if data.get(key) is not None:
             check_state(f"field {key!r}", str(data[key]))
             extra[key] = str(data[key])

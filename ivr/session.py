@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from .bank import BankBackend
+from .bank import BankBackend, BankUnavailable
 from .context import CallContext
 from .dialog_events import (  # noqa: F401
     CallerHungUp,
@@ -62,7 +62,7 @@ class DialogSession:
 
     def start(self) -> list:
         self.visited = []
-        return self._respond(self._run(self.flow.start))
+        return self._respond(self._unless_unavailable(lambda: self._run(self.flow.start)))
 
     def understand(self, text: str, confidence: float = 1.0) -> Understanding:
         """What `text` means in the current state, and whether it is already a whole answer; no side effects."""
@@ -86,7 +86,7 @@ class DialogSession:
             if u is None or u.state != st.name or u.text != event.text:
                 u = self.understand(event.text, event.confidence)
             self._caller_turn(st, u, event.text, event.confidence)
-        return self._respond(self._decide(st, u))
+        return self._respond(self._unless_unavailable(lambda: self._decide(st, u)))
 
     def transfer_failed(self) -> list:
         """The agent transfer was refused: tell the caller and carry on in the flow's `transfer_failed_state`."""
@@ -95,7 +95,21 @@ class DialogSession:
         self.outcome, self.visited = None, []
         if self.log:
             self.log.reopen()
-        return self._respond(self._run(self.flow.transfer_failed_state))
+        return self._respond(self._unless_unavailable(lambda: self._run(self.flow.transfer_failed_state)))
+
+    def _unless_unavailable(self, step) -> list:
+        """Run a step of the dialog; if the bank cannot be reached, say so and go to the flow's
+        `unavailable_state` (which offers an agent) instead of failing the call."""
+        try:
+            return step()
+        except BankUnavailable as err:
+            log.warning("the bank is unavailable in state %s: %s", self.ctx.state, err)
+            self._event("service_unavailable", reason=str(err)[:200])
+            if not self.flow.unavailable_state:
+                raise
+            self.ctx.take_events()      # what the failed step had half prepared is not said or stored
+            self.ctx.take_speech()
+            return self._run(self.flow.unavailable_state)
 
     # -- deciding ---------------------------------------------------------------------------------------
     def _decide(self, st: State, u: Understanding) -> list:

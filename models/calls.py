@@ -46,6 +46,9 @@ class EventKind(enum.StrEnum):
     resume = "resume"
     caller_hangup = "caller_hangup"
     task_done = "task_done"                    # a self-service task completed, detail {"task": ...}
+    refer_refused = "refer_refused"            # the caller's side sent a REFER (only the IVR transfers)
+    recording_failed = "recording_failed"      # the recording could not be written (disk full...): detail reason
+    service_unavailable = "service_unavailable"  # the bank's systems or the database could not be reached
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:

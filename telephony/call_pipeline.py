@@ -88,6 +88,9 @@ class CallPipeline:
     def on_transfer_result(self, code: int) -> None:
         self.inbox.put(TransferResult(code, self.clock()))
 
+    def on_caller_refer(self, target: str) -> None:
+        self.call_log.event("refer_refused", self.session.ctx.state, target=target[:200])
+
     def on_hold(self, held: bool) -> None:
         self.inbox.put(HoldChanged(held, self.clock()))
 

@@ -34,6 +34,12 @@ def request_user(whole_msg: str) -> str:
     return m.group(1) if m else ""
 
 
+def trusted(source: str, sources: list[str]) -> bool:
+    """Is `source` ("ip:port" of a request) one of `sources` ("ip" or "ip:port")? An empty list trusts anyone."""
+    host = source.rsplit(":", 1)[0].strip("[]")
+    return not sources or source in sources or host in sources
+
+
 def uri_user(uri: str) -> str | None:
     m = re.search(r"sips?:([^@;>\s]+)@", uri or "")
     return m.group(1) if m else None
@@ -70,6 +76,17 @@ class IvrCall(pj.Call):
     def onDtmfDigit(self, prm):  # RFC 2833 telephone-events and SIP INFO
         if self.pipeline:
             self.pipeline.on_dtmf(prm.digit)
+
+    def onCallTransferRequest(self, prm):
+        """A REFER from the caller's side: refused. Only the IVR chooses where a call goes (toll fraud)."""
+        prm.statusCode = pj.PJSIP_SC_FORBIDDEN
+        log.warning("call %s: refused a REFER from the caller to %s", self.getId(), prm.dstUri)
+        if self.pipeline:
+            self.pipeline.on_caller_refer(prm.dstUri)
+
+    def onCallReplaceRequest(self, prm):
+        """An INVITE with Replaces (call pickup / takeover of this call): refused."""
+        prm.statusCode = pj.PJSIP_SC_FORBIDDEN
 
     def onCallTransferStatus(self, prm):
         if prm.finalNotify and self.pipeline:
@@ -137,10 +154,9 @@ class IvrServer:
     def incoming(self, account: pj.Account, prm) -> None:
         call = IvrCall(self, account, prm.callId)
         op = pj.CallOpParam()
-        user = request_user(prm.rdata.wholeMsg)
-        if user != self.cfg.user or self.draining or len(self.calls) >= self.cfg.max_calls:
-            op.statusCode = (pj.PJSIP_SC_NOT_FOUND if user != self.cfg.user else
-                             pj.PJSIP_SC_SERVICE_UNAVAILABLE if self.draining else pj.PJSIP_SC_BUSY_HERE)
+        refusal = self._refusal(prm.rdata.srcAddress, request_user(prm.rdata.wholeMsg))
+        if refusal:
+            op.statusCode = refusal
             self._ended.append(call)
             call.hangup(op)
             return
@@ -152,6 +168,19 @@ class IvrServer:
         self.calls[prm.callId] = call
         op.statusCode = pj.PJSIP_SC_OK
         call.answer(op)
+
+    def _refusal(self, source: str, user: str) -> int | None:
+        """The status a new INVITE is refused with, or None to answer it."""
+        if not trusted(source, self.cfg.trusted_sources):
+            log.warning("INVITE from %s refused with 403: not a trusted source", source)
+            return pj.PJSIP_SC_FORBIDDEN
+        if user != self.cfg.user:
+            return pj.PJSIP_SC_NOT_FOUND
+        if self.draining:
+            return pj.PJSIP_SC_SERVICE_UNAVAILABLE
+        if len(self.calls) >= self.cfg.max_calls:
+            return pj.PJSIP_SC_BUSY_HERE
+        return None
 
     def forget(self, call: IvrCall) -> None:
         for key, value in list(self.calls.items()):

@@ -98,3 +98,13 @@ def console_data(tmp_path_factory):
     from .console_data import build
 
     return build(tmp_path_factory.mktemp("console"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures the reliability tests measured (see tests/figures.py), one line each."""
+    from .figures import LINES
+
+    if LINES:
+        terminalreporter.section("figures")
+        for line in LINES:
+            terminalreporter.write_line(line)

@@ -41,10 +41,17 @@ class PostgresServer:
             shutil.chown(self.dir, self.user)
         data = self.dir / "data"
         self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "ivr", "--auth=trust", "-E", "UTF8")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "-o",
-                  f"-h 127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c max_connections=60", "start")
+        self.resume()
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "ivr", "ivr")
         return self
+
+    def pause(self) -> None:
+        """Stop the server (an outage); `resume()` starts it again on the same data."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w", "-o",
+                  f"-h 127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c max_connections=60", "start")
 
     def url(self, database: str = "ivr") -> str:
         return f"postgresql+psycopg://ivr@127.0.0.1:{self.port}/{database}"
