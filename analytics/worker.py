@@ -85,9 +85,11 @@ class Analyzer:
                     job.status, job.attempts, job.error, job.retry_at = AnalysisStatus.queued, 0, None, None
 
     def _due(self, now):
-        """Jobs to take: queued, failed and due for a retry, or running under an expired lease."""
+        """Jobs to take: queued, failed and due for a retry, or running under an expired lease (each at most
+        `max_attempts` times: a recording that kills its analyzer every time must not be taken forever)."""
         return or_(Analysis.status == AnalysisStatus.queued,
-                   and_(Analysis.status == AnalysisStatus.running, Analysis.lease_until < now),
+                   and_(Analysis.status == AnalysisStatus.running, Analysis.lease_until < now,
+                        Analysis.attempts < self.cfg.max_attempts),
                    and_(Analysis.status == AnalysisStatus.failed, Analysis.attempts < self.cfg.max_attempts,
                         Analysis.retry_at <= now))
 
@@ -102,6 +104,11 @@ class Analyzer:
         """Take the next job: queued, failed and due for a retry, or running under an expired lease."""
         now = utcnow()
         with self.sessions.begin() as s:
+            s.execute(update(Analysis).where(
+                Analysis.status == AnalysisStatus.running, Analysis.lease_until < now,
+                Analysis.attempts >= self.cfg.max_attempts).values(
+                status=AnalysisStatus.failed, lease_until=None, finished_at=now,
+                error="the analyzer stopped (killed or crashed) during every attempt"))
             q = select(Analysis).where(self._due(now))
             if only is not None:
                 q = q.where(Analysis.call_id.in_(only))

@@ -163,7 +163,8 @@ def start_cluster(endpoints: int, data: Path) -> tuple[subprocess.Popen, str, di
            "IVR_CLUSTER__METRICS_PORT": str(speech_pcap.free_port(tcp=True)),
            "IVR_CLUSTER__CONSOLE_PORT": str(speech_pcap.free_port(tcp=True)),
            "IVR_CLUSTER__POSTGRES_PORT": str(speech_pcap.free_port(tcp=True)),
-           "IVR_TELEPHONY__RTP_PORT": str(20000 + (os.getpid() % 100) * 200)}
+           "IVR_TELEPHONY__RTP_PORT": str(20000 + (os.getpid() % 100) * 200),
+           "IVR_CLUSTER__TRUNKS": '["127.0.0.1"]'}          # SIPp stands for the bank's trunk: not rate-limited
     env.pop("IVR_DATABASE_URL", None)
     log = (data / "cluster.log").open("w")
     proc = subprocess.Popen([IVR, "cluster", "--endpoints", str(endpoints), "--sip-port", str(sip_port), "--demo"],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,19 @@ def console_data(tmp_path_factory):
     from .console_data import build
 
     return build(tmp_path_factory.mktemp("console"))
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """One `ivr cluster` (4 endpoints, PostgreSQL, Kamailio) for the session: see tests/cluster_peer.py."""
+    from .cluster_peer import ENDPOINTS, KAMAILIO, Cluster
+
+    if KAMAILIO is None or shutil.which("sipp") is None:
+        pytest.skip("kamailio or sip-tester not installed")
+    c = Cluster(ENDPOINTS)
+    yield c
+    assert c.stop() == 0, "".join(c.output[-30:])
+    assert not subprocess.run(["pgrep", "-f", str(c.conf)], capture_output=True).stdout   # nothing left behind
 
 
 def pytest_terminal_summary(terminalreporter):

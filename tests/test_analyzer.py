@@ -135,6 +135,19 @@ def test_a_dead_analyzers_job_is_taken_again_when_its_lease_runs_out(tmp_path, e
         assert dead._own_job(s, call_id) is None  # a late result of the dead one would not be stored
 
 
+def test_a_job_that_kills_its_analyzer_every_time_is_given_up_after_max_attempts(tmp_path, embedder):
+    cfg = settings(tmp_path, lease_s=5, max_attempts=2)
+    sessions = open_db(cfg)
+    call_id = store_calls(sessions, 1)[0]
+    Analyzer(sessions, cfg, embedder=embedder).enqueue_ended()
+    for attempt in (1, 2):                    # each analyzer dies holding it: no heartbeat, no result
+        assert Analyzer(sessions, cfg, embedder=embedder, worker_id=f"dies-{attempt}").claim() == call_id
+        time.sleep(5.2)
+    assert Analyzer(sessions, cfg, embedder=embedder, worker_id="next").claim() is None
+    job = jobs(sessions)[call_id]
+    assert (job.status, job.attempts) == ("failed", 2) and "every attempt" in job.error
+
+
 def test_a_failed_analysis_is_stored_with_its_reason_and_retried_a_bounded_number_of_times(tmp_path, embedder):
     broken = settings(tmp_path, transcribe=True, max_attempts=2).model_copy(
         update={"asr": Settings().asr.model_copy(update={"accurate_model": str(tmp_path / "no-such-model")})})
