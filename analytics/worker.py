@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Callable
 
 from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from config import Settings
@@ -24,6 +25,7 @@ from monitoring import call_context, metrics
 from . import pipeline
 
 log = logging.getLogger(__name__)
+OUTAGE_RETRY_S = 2.0
 
 
 def lower_priority(nice: int) -> None:
@@ -168,12 +170,20 @@ class Analyzer:
         return done
 
     def follow(self, stop: threading.Event | None = None) -> None:
-        """Analyse calls as they end, until `stop` is set."""
+        """Analyse calls as they end, until `stop` is set. A database outage pauses it (the job in hand is
+        taken again when its lease runs out); it does not end it."""
         stop = stop or threading.Event()
         while not stop.is_set():
-            self.enqueue_ended()
-            self.backlog()
-            if self.run_one() is None:
+            try:
+                self.enqueue_ended()
+                self.backlog()
+                idle = self.run_one() is None
+            except (OperationalError, InterfaceError) as err:
+                log.warning("the database is unavailable (%s); retrying in %.0f s",
+                            str(err.orig or err).splitlines()[0], OUTAGE_RETRY_S)
+                stop.wait(OUTAGE_RETRY_S)
+                continue
+            if idle:
                 stop.wait(self.cfg.poll_s)
 
     # -- internals ----------------------------------------------------------------------------------------
@@ -185,10 +195,13 @@ class Analyzer:
 
     def _heartbeat(self, call_id: int, stop: threading.Event) -> None:
         while not stop.wait(self.cfg.lease_s / 3):
-            with self.sessions.begin() as s:
-                s.execute(update(Analysis).where(Analysis.call_id == call_id, Analysis.worker == self.worker_id,
-                                                 Analysis.status == AnalysisStatus.running)
-                          .values(lease_until=utcnow() + timedelta(seconds=self.cfg.lease_s)))
+            try:
+                with self.sessions.begin() as s:
+                    s.execute(update(Analysis).where(Analysis.call_id == call_id, Analysis.worker == self.worker_id,
+                                                     Analysis.status == AnalysisStatus.running)
+                              .values(lease_until=utcnow() + timedelta(seconds=self.cfg.lease_s)))
+            except (OperationalError, InterfaceError):
+                log.warning("call %s: the lease could not be renewed (database unavailable)", call_id)
 
     def _fail(self, call_id: int, reason: str) -> None:
         with self.sessions.begin() as s:

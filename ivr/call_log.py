@@ -96,7 +96,7 @@ class CallLog:
                        detail=detail or None, at=utcnow())
             self._submit({"op": "event", "row": row})
 
-    def set_recording(self, path: str) -> None:
+    def set_recording(self, path: str | None) -> None:
         self._update_call(recording_path=path)
 
     def end(self, outcome: str, reason: str | None = None, customer_id: int | None = None) -> None:

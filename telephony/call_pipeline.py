@@ -101,7 +101,7 @@ class CallPipeline:
     def _close_unstarted(self) -> None:
         try:
             self.call_log.end("caller_hangup")
-            self.recorder.close()
+            self._close_recording()
             self.call_log.close()
         finally:
             self._ended("caller_hangup")
@@ -113,6 +113,16 @@ class CallPipeline:
         monitoring.forget_secrets(call_id)
         log.info("call %s ended: %s", call_id, outcome, extra={"call_id": call_id})
         self.finished.set()
+
+    def _close_recording(self) -> None:
+        """Close the recording; one that could not be written (disk full) is stored as such, the call is not."""
+        self.recorder.close()
+        if self.recorder.failed:
+            log.error("call %s: the recording failed: %s", self.call_log.call_id, self.recorder.failed)
+            self.call_log.event("recording_failed", self.session.ctx.state, reason=self.recorder.failed,
+                                seconds=round(self.recorder.seconds, 1))
+            if not self.recorder.frames:
+                self.call_log.set_recording(None)
 
     def _playback_event(self, kind: str, playback, t: float) -> None:
         if kind == "first":
@@ -141,7 +151,7 @@ class CallPipeline:
         finally:
             try:
                 self.speaker.stop()
-                self.recorder.close()
+                self._close_recording()
                 self._drain_played()
                 self.call_log.close()
             finally:

@@ -1,6 +1,7 @@
 """The recorder stage: both directions of a call, caller left and IVR right, streamed to a WAV file as the call
 goes. The WAV header is rewritten every `sync_s`, so a crash leaves a playable recording up to its last second.
-The caller side is muted while a PIN is entered: no PIN is ever in a recording."""
+The caller side is muted while a PIN is entered: no PIN is ever in a recording. A recording that cannot be
+written (disk full, directory gone) never stops the call: `failed` says why, and what was written stays playable."""
 from __future__ import annotations
 
 import struct
@@ -35,10 +36,15 @@ class StreamingRecorder:
         self._closed = False
         self._sync_s = sync_s
         self.frames = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "wb")  # noqa: SIM115 - owned by the writer thread until close()
-        self._file.write(wav_header(0))
-        self._file.flush()
+        self.failed: str | None = None    # why the recording stopped being written (None: it is whole)
+        self._file = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "wb")  # noqa: SIM115 - owned by the writer thread until close()
+            self._file.write(wav_header(0))
+            self._file.flush()
+        except OSError as err:
+            self._fail(err)
         self._writer = threading.Thread(target=self._write_loop, name=f"rec-{path.stem}", daemon=True)
         self._writer.start()
 
@@ -76,14 +82,33 @@ class StreamingRecorder:
             with self._lock:
                 batch, self._pending = self._pending, []
                 closing = closing and self._closed
-            if batch:
-                pairs = np.frombuffer(b"".join(batch), dtype="<i2").reshape(len(batch), 2, FRAME_BYTES // 2)
-                self._file.write(pairs.transpose(0, 2, 1).tobytes())   # left+right frames -> stereo samples
-                self.frames += len(batch)
-            self._sync_header()
+            if batch and self._file is not None:
+                try:
+                    pairs = np.frombuffer(b"".join(batch), dtype="<i2").reshape(len(batch), 2, FRAME_BYTES // 2)
+                    self._file.write(pairs.transpose(0, 2, 1).tobytes())   # left+right frames -> stereo samples
+                    self.frames += len(batch)
+                    self._sync_header()
+                except OSError as err:
+                    self._fail(err)
             if closing:
-                self._file.close()
+                if self._file is not None:
+                    try:
+                        self._file.close()
+                    except OSError as err:   # the last buffered bytes did not fit either
+                        self._file = None
+                        self._fail(err)
                 return
+
+    def _fail(self, err: OSError) -> None:
+        """Stop writing; keep the header of what was written (if the disk takes that much)."""
+        if self.failed is None:
+            self.failed = f"{err.strerror or err} after {self.seconds:.1f} s"
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
 
     def _sync_header(self) -> None:
         data = self.frames * FRAME_BYTES * 2

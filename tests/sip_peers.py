@@ -25,13 +25,14 @@ def free_port(kind=socket.SOCK_DGRAM) -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, env: dict | None = None, port: int | None = None):
+    def __init__(self, data_dir: Path, env: dict | None = None, port: int | None = None, prefix: tuple = ()):
+        """`prefix`: a command `ivr serve` runs under (e.g. a mount namespace); it must exec it, same pid."""
         self.port = port or free_port()
         self.data_dir = data_dir
         self.env = {**os.environ, "IVR_DATA_DIR": str(data_dir), "IVR_TELEPHONY__RTP_PORT": str(free_port() // 2 * 2),
                     **(env or {})}
         assert run_ivr("db", "init", "--demo", env=self.env).returncode == 0
-        self.proc = subprocess.Popen([IVR, "serve", "--sip-port", str(self.port)], env=self.env, cwd=ROOT,
+        self.proc = subprocess.Popen([*prefix, IVR, "serve", "--sip-port", str(self.port)], env=self.env, cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.output: list[str] = []
         ready = threading.Event()

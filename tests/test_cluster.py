@@ -1,16 +1,15 @@
 """`ivr cluster`: real Kamailio (dispatcher), 4 real `ivr serve` endpoints, a local PostgreSQL, the analyzer and
-the console under supervisord; SIPp and the project's softphone as callers, through Kamailio's public port."""
+the console under supervisord; SIPp and the project's softphone as callers, through Kamailio's public port. Many calls
+at once, spread over the endpoints: the short soak in test_reliability.py."""
 import os
 import signal
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 from ivr.cluster import sip_ping
 from models import Call
 
-from . import speech_pcap
 from .cluster_peer import ENDPOINTS
 from .conftest import IVR, ROOT
 from .sip_peers import SIPP_DIR, sipp
@@ -30,18 +29,6 @@ def wait_calls(cluster, after: int, count: int, ended: bool = True, timeout: flo
             return calls
         assert time.monotonic() < deadline, [(c.id, c.node, c.outcome) for c in calls]
         time.sleep(0.5)
-
-
-def test_sixteen_speech_calls_at_once_spread_over_four_endpoints(cluster, tmp_path):
-    before = cluster.last_id()
-    run = speech_pcap.run_speech_calls(f"127.0.0.1:{cluster.port}", tmp_path / "sipp", calls=16, concurrent=16)
-    assert (run.successful, run.failed) == (16, 0), run.output
-    calls = wait_calls(cluster, before, 16)
-    assert len(calls) == 16                                           # each call stored once
-    assert all(c.outcome == "completed" and c.ani == "+15550100" for c in calls), [c.outcome for c in calls]
-    spread = Counter(c.node for c in calls)
-    assert set(spread) == {cluster.node(i) for i in range(1, ENDPOINTS + 1)}, spread
-    assert max(spread.values()) <= 4, spread                          # call load: none over its maxload
 
 
 def test_in_dialog_requests_follow_the_record_route(cluster):

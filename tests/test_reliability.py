@@ -1,0 +1,137 @@
+"""Reliability and security on the session's real cluster (tests/cluster_peer.py: Kamailio, 4 endpoints, PostgreSQL,
+analyzer): a short soak (bench/soak.py's checks on 60 speech calls, 10 at a time) with hostile SIP at Kamailio and
+a 30 s PostgreSQL outage while it runs, the secrets scan after it, and PIN lockout across endpoints."""
+import threading
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bench import soak
+from ivr.cluster import sip_ping
+from models import Call, CallEvent, Customer
+
+from . import speech_pcap
+from .figures import report
+from .sip_peers import SIPP_DIR
+
+CALLS, AT_ONCE = 60, 10
+OUTAGE_S = 30
+
+
+def sessions_of(cluster):
+    from models import session_factory
+
+    return session_factory(cluster.engine)
+
+
+class Soak:
+    """The short soak, running in a thread while the fault tests of this module act on the cluster."""
+
+    def __init__(self, cluster, work):
+        self.cluster, self.sessions = cluster, sessions_of(cluster)
+        soak.wait_idle(self.sessions, 0, 0)
+        self.first = cluster.last_id()
+        self.pids = {n: p for n, p in soak.endpoint_pids(cluster.proc.pid).items()}
+        self.before = {n: soak.footprint(p) for n, p in self.pids.items()}
+        self.started = time.monotonic()
+        self.run = None
+        self.thread = threading.Thread(target=self._calls, args=(work,), daemon=True)
+        self.thread.start()
+
+    def _calls(self, work):
+        self.run = soak.run_calls(f"127.0.0.1:{self.cluster.port}", work, CALLS, AT_ONCE)
+
+    def wait(self) -> soak.CallsRun:
+        self.thread.join(900)
+        soak.wait_idle(self.sessions, self.first, CALLS)
+        return self.run
+
+
+@pytest.fixture(scope="module")
+def short_soak(cluster, tmp_path_factory):
+    return Soak(cluster, tmp_path_factory.mktemp("soak"))
+
+
+def test_database_outage_during_calls_is_apologised_for_and_loses_nothing(cluster, short_soak):
+    time.sleep(20)                                       # calls in every stage: welcome, PIN, menu, balance
+    before = cluster.last_id()
+    cluster.ctl("stop", "postgres")
+    stopped = time.monotonic()
+    time.sleep(OUTAGE_S)
+    cluster.ctl("start", "postgres")
+    back = time.monotonic()
+    spool = cluster.data_dir / "spool"
+    while any(spool.rglob("*.jsonl")) and time.monotonic() - back < 60:
+        time.sleep(0.5)
+    recovered = time.monotonic() - back
+    assert not list(spool.rglob("*.jsonl")), "the spool was not written back"
+    with Session(cluster.engine) as s:
+        apologies = s.scalars(select(CallEvent.call_id).where(CallEvent.kind == "service_unavailable",
+                                                              CallEvent.call_id > short_soak.first)).all()
+        during = s.scalars(select(Call.id).where(Call.id > before)).all()
+    report(f"db-outage: PostgreSQL down {back - stopped:.0f} s during {AT_ONCE} calls at a time, calls told the bank "
+           f"was unavailable {len(set(apologies))}, spool written back {recovered:.1f} s after the restart, "
+           f"calls since the outage began {len(during)}")
+    assert apologies, "no caller was told the service was unavailable"
+
+
+def test_soak_every_call_stored_once_complete_and_analysed_nothing_leaked(cluster, short_soak):
+    run = short_soak.wait()
+    sessions = short_soak.sessions
+    soak.wait_analysed(sessions, short_soak.first, timeout=120)
+    stored = soak.check_stored(sessions, short_soak.first)
+    after = {n: soak.footprint(p) for n, p in soak.endpoint_pids(cluster.proc.pid).items()
+             if short_soak.pids.get(n) == p}
+    rss, fds, threads = soak.growth(short_soak.before, after)
+    with Session(cluster.engine) as s:
+        nodes = Counter(s.scalars(select(Call.node).where(Call.id > short_soak.first)).all())
+    report(f"soak (short): calls {CALLS} ({AT_ONCE} at a time, 4 endpoints, with the outage and hostile SIP), "
+           f"failed {run.failed}, stored {stored.calls}, lost turns {len(stored.lost)}, analysed {stored.analysed}, "
+           f"apologised {stored.unavailable}, endpoint RSS growth max {rss:+.0f} MB, fds {fds:+d}, threads "
+           f"{threads:+d}, crashes {len(short_soak.pids) - len(after)}, {time.monotonic() - short_soak.started:.0f} s")
+    assert (run.successful, run.failed) == (CALLS, 0), run.outputs
+    assert stored.calls == CALLS                             # each call stored once
+    assert stored.lost == [], stored.lost[:5]
+    assert len(after) == len(short_soak.pids)                # no endpoint crashed (and was restarted)
+    assert fds <= 0 and threads <= 0, (short_soak.before, after)
+    assert len(nodes) >= 3, nodes                            # spread over the endpoints
+
+
+def test_no_pin_card_number_or_cvv_anywhere_after_the_soak(cluster, short_soak):
+    short_soak.wait()
+    files = soak.cluster_files(cluster.data_dir)
+    hits = soak.scan_secrets(cluster.engine, files)
+    report(f"secrets: {len(files)} log/spool files and every table scanned after {CALLS} calls "
+           f"({CALLS // 10} reading out a card number and CVV, all keying a PIN): {len(hits)} found")
+    assert hits == []
+
+
+def test_three_wrong_pins_on_three_endpoints_lock_the_account(cluster, tmp_path):
+    with Session(cluster.engine) as s:
+        s.execute(update(Customer).where(Customer.ani == "+15550101").values(failed_pin_attempts=0, phone_locked=False))
+        s.commit()
+    before = cluster.last_id()
+    pcap = speech_pcap.build([speech_pcap.Silence(1.0), speech_pcap.Keys("9999#"), speech_pcap.Silence(8.0)])
+    run = speech_pcap.run_speech_calls(f"127.0.0.1:{cluster.port}", tmp_path, calls=3, concurrent=3, pcap=pcap,
+                                       scenario=SIPP_DIR / "wrong_pin.xml")
+    assert (run.successful, run.failed) == (3, 0), run.output
+    soak.wait_idle(sessions_of(cluster), before, 3)
+    with Session(cluster.engine) as s:
+        calls = s.scalars(select(Call).where(Call.id > before)).all()
+        events = Counter(s.scalars(select(CallEvent.kind).where(CallEvent.call_id > before)).all())
+        priya = s.scalar(select(Customer).where(Customer.ani == "+15550101"))
+        locked = priya.phone_locked
+        s.execute(update(Customer).where(Customer.id == priya.id).values(failed_pin_attempts=0, phone_locked=False))
+        s.commit()
+    nodes = {c.node for c in calls}
+    report(f"pin-lockout: 3 wrong PINs on {len(nodes)} endpoints -> locked {locked}, "
+           f"auth failures {events['auth_failure']}, lockouts {events['lockout']}")
+    assert len(nodes) == 3, nodes
+    assert locked and events["lockout"] == 1 and events["auth_failure"] == 2, events
+
+
+def test_kamailio_still_answers_after_everything(cluster):
+    assert sip_ping("127.0.0.1", cluster.port) == 200
