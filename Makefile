@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := espeak-ng sip-tester asterisk-core-sounds-en-wav asterisk-core-sounds-en sox libsndfile1 postgresql chromium kamailio
+APT_PACKAGES := espeak-ng sip-tester asterisk-core-sounds-en-wav asterisk-core-sounds-en sox libsndfile1 postgresql chromium kamailio rtpengine-daemon
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test setup system-packages bench clean

@@ -81,6 +81,7 @@ class ClusterSettings(BaseModel):
     algorithm: Literal["call-load", "round-robin"] = "call-load"
     threads_per_endpoint: int = Field(0, ge=0, le=64)       # inference threads per endpoint; 0: cores / endpoints
     postgres_port: int = Field(55432, ge=1024, le=65535)    # the local PostgreSQL `ivr cluster` may start
+    media_relay: bool = True                        # RTP through rtpengine, strict source (no RTP injection)
     trunks: list[IPvAnyAddress] = []                # the bank's PBX / SIP trunk addresses: not rate-limited
     rate_limit: int = Field(30, ge=2, le=100000)    # requests per 2 s from any other source before it is banned
     ban_s: int = Field(300, ge=1, le=86400)         # how long a flooding or scanning source is ignored

@@ -597,6 +597,10 @@ def main(argv: list[str] | None = None) -> int:
     import monitoring
 
     args = build_parser().parse_args(argv)
+    if args.command in ("serve", "analyze", "web"):
+        from ivr.memory import limit_malloc_arenas
+
+        limit_malloc_arenas()
     try:
         monitoring.setup(args.command, get_settings())   # logs (IVR_LOG_LEVEL, text or JSON) and /metrics
         if args.command == "transcribe" and args.language is None:

@@ -65,6 +65,15 @@ class Layout:
         tel = self.settings.telephony
         return tel.rtp_port + (i - 1) * tel.rtp_port_range
 
+    def relay_ports(self) -> tuple[int, int]:
+        """rtpengine's RTP ports: the range after the endpoints' ranges."""
+        first = self.rtp_port(self.endpoints + 1)
+        return first, first + self.settings.telephony.rtp_port_range - 1
+
+    def relay_control(self) -> str:
+        """rtpengine's NG control socket (UDP), next to the metrics ports."""
+        return f"{self.host}:{self.settings.cluster.metrics_port + 3}"
+
     def metrics_port(self, name: str, i: int = 0) -> int:
         base = self.settings.cluster.metrics_port
         return {"kamailio": base, "analyzer": base + 1, "console": base + 2}.get(name, base + 10 + i)
@@ -100,6 +109,7 @@ def plan(settings: Settings, endpoints: int, sip_port: int) -> list[Program]:
     layout = Layout(settings, endpoints, sip_port)
     host, run = layout.host, layout.dir / "run"
     ivr = _bin("ivr")
+    relay = settings.cluster.media_relay
     kamailio = Program("kamailio", [
         "kamailio", "-DD", "-E", "-f", str(KAMAILIO_CFG), "-Y", str(run),
         "-A", f"LISTEN_UDP=udp:{host}:{sip_port}", "-A", f"LISTEN_TCP=tcp:{host}:{sip_port}",
@@ -109,10 +119,17 @@ def plan(settings: Settings, endpoints: int, sip_port: int) -> list[Program]:
         "-A", f"DS_ALG={ALGORITHMS[settings.cluster.algorithm]}",
         "-A", f'CTL_SOCKET="unix:{run / "kamailio_ctl"}"', "-A", f'TRUNKS_RE="{trunks_regex(settings)}"',
         "-A", f"PIKE_DENSITY={settings.cluster.rate_limit}",
-        "-A", f'BANNED_TABLE="banned=>size=10;autoexpire={settings.cluster.ban_s};"'], priority=20)
+        "-A", f'BANNED_TABLE="banned=>size=10;autoexpire={settings.cluster.ban_s};"',
+        *(["-A", "WITH_RELAY", "-A", f'RELAY_SOCK="udp:{layout.relay_control()}"'] if relay else [])],
+        priority=20)
     kamailio_source = f"{host}:{sip_port}"
     threads = str(layout.threads())
-    programs = [kamailio,
+    low, high = layout.relay_ports()
+    rtpengine = Program("rtpengine", [
+        "rtpengine", "--foreground", "--log-stderr", "--config-file=none", "--table=-1", "--interface", host,
+        "--listen-ng", layout.relay_control(), "--port-min", str(low), "--port-max", str(high),
+        "--endpoint-learning=off", "--pidfile", str(run / "rtpengine.pid")], priority=15)
+    programs = [*([rtpengine] if relay else []), kamailio,
                 Program("console", [ivr, "web", "--host", host, "--port", str(settings.cluster.console_port)],
                         {"IVR_MONITORING__METRICS_PORT": str(layout.metrics_port("console"))}, priority=30),
                 Program("analyzer", [ivr, "analyze", "--follow"],
@@ -287,6 +304,9 @@ def run(settings: Settings, endpoints: int, sip_port: int, allow_sqlite: bool, d
 
     if shutil.which("kamailio") is None and not Path("/usr/sbin/kamailio").exists():
         raise IvrError("Kamailio is not installed (Debian package `kamailio`): it is the cluster's SIP front door")
+    if settings.cluster.media_relay and shutil.which("rtpengine") is None:
+        raise IvrError("rtpengine is not installed (Debian package `rtpengine-daemon`): it relays the callers' RTP; "
+                       "install it, or set cluster.media_relay: false (callers then reach the endpoints' RTP ports)")
     layout = Layout(settings, endpoints, sip_port)
     url, postgres = database_for(settings, endpoints, allow_sqlite, prepare=not dry_run)
     programs = ([postgres] if postgres else []) + plan(settings, endpoints, sip_port)
@@ -322,7 +342,9 @@ def run(settings: Settings, endpoints: int, sip_port: int, allow_sqlite: bool, d
         if supervisord.poll() is not None:
             raise IvrError(f"supervisord stopped at start: see {layout.dir / 'logs' / 'supervisord.log'}")
         if not stopping:
-            subprocess.run([*ctl, "start", "kamailio", "console", "analyzer", "endpoints:*"], capture_output=True)
+            first = ["rtpengine"] if settings.cluster.media_relay else []
+            subprocess.run([*ctl, "start", *first, "kamailio", "console", "analyzer", "endpoints:*"],
+                           capture_output=True)
             if late := wait_ready(layout, 300, lambda: not stopping and supervisord.poll() is None):
                 print(f"endpoint(s) {late} not answering yet: see {layout.dir / 'logs'}", file=sys.stderr, flush=True)
     except Exception:

@@ -49,6 +49,7 @@ class EventKind(enum.StrEnum):
     refer_refused = "refer_refused"            # the caller's side sent a REFER (only the IVR transfers)
     recording_failed = "recording_failed"      # the recording could not be written (disk full...): detail reason
     service_unavailable = "service_unavailable"  # the bank's systems or the database could not be reached
+    rtp_timeout = "rtp_timeout"                # no RTP from the caller for telephony.rtp_timeout_s: hung up
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:

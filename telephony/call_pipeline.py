@@ -79,11 +79,11 @@ class CallPipeline:
     def on_dtmf(self, digit: str) -> None:
         self.inbox.put(KeyIn(digit, self.clock()))
 
-    def on_hangup(self) -> None:
+    def on_hangup(self, reason: str | None = None) -> None:
         if not self.thread.is_alive() and not self.finished.is_set():
             self._close_unstarted()   # the call ended before it had audio: nothing runs to close it
             return
-        self.inbox.put(HungUp(self.clock()))
+        self.inbox.put(HungUp(self.clock(), reason))
 
     def on_transfer_result(self, code: int) -> None:
         self.inbox.put(TransferResult(code, self.clock()))
@@ -176,7 +176,9 @@ class CallPipeline:
                 self._hold(held, t)
             case TransferResult(code):
                 self._transfer_result(code)
-            case HungUp():
+            case HungUp(_, reason):
+                if reason:
+                    self.call_log.event(reason, self.session.ctx.state)
                 self.speaker.silence()
                 if not self.session.done:
                     self.session.handle(CallerHungUp())

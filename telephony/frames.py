@@ -24,6 +24,7 @@ class KeyIn:
 @dataclass(frozen=True)
 class HungUp:
     t: float
+    reason: str | None = None     # "rtp_timeout": the line went dead (no RTP), not a BYE
 
 
 @dataclass(frozen=True)

@@ -223,7 +223,7 @@ class IvrServer:
                 continue  # a caller on hold may send no RTP at all
             if call.rtp_silent_for() > self.cfg.rtp_timeout_s:
                 log.warning("call %s: no RTP for %.0f s, hanging up", call.getId(), self.cfg.rtp_timeout_s)
-                call.pipeline.on_hangup()
+                call.pipeline.on_hangup("rtp_timeout")
                 self._hangup(call)
                 self.forget(call)
 

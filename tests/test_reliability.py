@@ -13,6 +13,7 @@ from bench import soak
 from ivr.cluster import sip_ping
 from models import Call, CallEvent, Customer
 
+from . import rtp_faults as rf
 from . import speech_pcap
 from .figures import report
 from .sip_peers import SIPP_DIR
@@ -131,6 +132,28 @@ def test_three_wrong_pins_on_three_endpoints_lock_the_account(cluster, tmp_path)
            f"auth failures {events['auth_failure']}, lockouts {events['lockout']}")
     assert len(nodes) == 3, nodes
     assert locked and events["lockout"] == 1 and events["auth_failure"] == 2, events
+
+
+def test_rtp_injection_is_dropped_by_the_media_relay(cluster, tmp_path):
+    """The attack that takes over a bare endpoint's call (test_hostile_rtp.py): 24 packets at once, then real time,
+    from another socket to the call's media port, which through Kamailio is rtpengine's (strict source)."""
+    before = cluster.last_id()
+    pin = rf.with_silence(speech_pcap.read_pcap(speech_pcap.build([speech_pcap.Silence(1.0),
+                                                                    speech_pcap.Keys("2468#")])), 4.0)
+    tmp_path.mkdir(exist_ok=True)
+    speech_pcap.write_pcap(pin, tmp_path / "caller.pcap")
+    call = rf.SippCall(f"127.0.0.1:{cluster.port}", tmp_path, tmp_path / "caller.pcap", "rtp_stops.xml")
+    port = call.rtp_port()
+    time.sleep(0.3)
+    attack = rf.send_rtp_from_wrong_source("127.0.0.1", port, 6.0, speech_pcap.read_pcap(
+        speech_pcap.build([speech_pcap.Silence(1.0)])), burst=24)
+    call.wait()
+    soak.wait_idle(sessions_of(cluster), before, 1)
+    with Session(cluster.engine) as s:
+        kinds = s.scalars(select(CallEvent.kind).where(CallEvent.call_id > before)).all()
+    report(f"rtp-injection via relay: {attack.sent} packets from another socket (bursts of 24), IVR packets to it "
+           f"{attack.received}, caller's PIN accepted {'yes' if 'auth_success' in kinds else 'no'}")
+    assert attack.received == 0 and "auth_success" in kinds, kinds
 
 
 def test_kamailio_still_answers_after_everything(cluster):
