@@ -143,13 +143,14 @@ def call_problem(call, turns, events) -> str | None:
     return None
 
 
-def check_stored(sessions, after_id: int) -> Stored:
+def check_stored(sessions, after_id: int, ani: str = "+15550100") -> Stored:
+    """The calls of the soak's callers (`ani`) since `after_id`."""
     from sqlalchemy import select
 
     from models import Analysis, Call, CallEvent, Turn
 
     with sessions() as s:
-        calls = s.scalars(select(Call).where(Call.id > after_id).order_by(Call.id)).all()
+        calls = s.scalars(select(Call).where(Call.id > after_id, Call.ani == ani).order_by(Call.id)).all()
         ids = [c.id for c in calls]
         turns, events = {i: [] for i in ids}, {i: [] for i in ids}
         for t in s.scalars(select(Turn).where(Turn.call_id.in_(ids))):

@@ -135,7 +135,7 @@ class IvrServer:
         return self.guard is not None and self.guard.draining
 
     def _setup(self, ep: pj.Endpoint) -> None:
-        self.guard = SipGuard()
+        self.guard = SipGuard(lambda source: trusted(source, self.cfg.trusted_sources))
         self.guard.install()
         cfg = pj.AccountConfig()
         cfg.idUri = f"sip:{self.cfg.user}@{self.host}:{self.sip_port}"
@@ -158,7 +158,9 @@ class IvrServer:
         if refusal:
             op.statusCode = refusal
             self._ended.append(call)
-            call.hangup(op)
+            # not inside onIncomingCall: when the refusal ends the call at once (an INVITE without SDP), pjsua resets
+            # the call, and pjsua2 then calls pjsip_rx_data_free_cloned(NULL) on return: assertion, abort
+            self.pj.call_soon(lambda: call.hangup(op) if call.isActive() else None)
             return
         info = call.getInfo()
         ani = uri_user(info.remoteUri)

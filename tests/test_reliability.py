@@ -56,6 +56,36 @@ def short_soak(cluster, tmp_path_factory):
     return Soak(cluster, tmp_path_factory.mktemp("soak"))
 
 
+def test_hostile_sip_at_kamailio_during_calls(cluster, short_soak):
+    """10,000 malformed, mutated, flooding and scanning messages from 10 other addresses (127.0.0.101-110, the
+    public), while the soak's callers (127.0.0.1, the trunk) are in their calls."""
+    import urllib.request
+
+    from bench.hostile_sip import Hostile
+
+    time.sleep(5)
+    before = cluster.last_id()
+    figures = [Hostile(f"127.0.0.1:{cluster.port}", seed=i, rate=1000, source_ip=f"127.0.0.{101 + i}").run(1000)
+               for i in range(10)]
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{cluster.metrics}/metrics", timeout=5).read().decode()
+    blocked = {reason: sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                           if line.startswith("kamailio_ivr_blocked_total") and f'reason="{reason}"' in line)
+               for reason in ("flood", "scanner")}
+    with Session(cluster.engine) as s:
+        through = s.scalars(select(Call.id).where(Call.id > before, Call.ani != "+15550100")).all()
+    replies = Counter()
+    for f in figures:
+        replies.update(f.replies)
+    report(f"hostile-sip at Kamailio: {sum(f.sent for f in figures)} messages from 10 sources in "
+           f"{sum(f.elapsed_s for f in figures):.0f} s, replies {dict(sorted(replies.items()))}, sources banned "
+           f"{blocked['flood']:.0f} flood + {blocked['scanner']:.0f} scanner, hostile INVITEs that reached an "
+           f"endpoint {len(through)}, Kamailio alive {sip_ping('127.0.0.1', cluster.port) == 200}")
+    assert sip_ping("127.0.0.1", cluster.port) == 200                 # the trunk is still served
+    assert blocked["flood"] + blocked["scanner"] >= 10                # every hostile source ended up banned
+    assert len(through) <= 10 * 15, through                            # only what came before each ban
+    assert cluster.proc.poll() is None and "RUNNING" in cluster.ctl("status", "kamailio")
+
+
 def test_database_outage_during_calls_is_apologised_for_and_loses_nothing(cluster, short_soak):
     time.sleep(20)                                       # calls in every stage: welcome, PIN, menu, balance
     before = cluster.last_id()
