@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
@@ -37,6 +38,18 @@ def _redacted(value):
     if value.startswith("dtmf:"):
         return "dtmf:" + redact_keys(value.removeprefix("dtmf:"))[0]
     return redact_text(value)[0]
+
+
+def _redacted_slots(said: str, redacted: str, slots: dict) -> dict:
+    """Slots with no secret: a value redacted on its own, and one that holds a number redacted from the words it
+    was understood from ("the security code is 739" stores [CVV], and its amount slot 739 must not stay)."""
+    removed = set(re.findall(r"\d{3,}", re.sub(r"(?<=\d)[ -](?=\d)", "", said))) - set(re.findall(r"\d+", redacted))
+    out = {}
+    for key, value in slots.items():
+        value = _redacted(value)
+        digits = re.sub(r"\D", "", str(value)) if isinstance(value, (str, int, float)) else ""
+        out[key] = "[REDACTED]" if any(run in digits for run in removed) else value
+    return out
 
 
 class CallLog:
@@ -71,7 +84,8 @@ class CallLog:
     def turn(self, speaker: str, text: str, state: str | None = None, intent: str | None = None,
              confidence: float | None = None, slots: dict | None = None, **fields) -> None:
         """Store a turn; a caller turn is held until `complete_turn` (or the next caller turn, or the end)."""
-        text, slots = _redacted(text), {k: _redacted(v) for k, v in (slots or {}).items()}
+        said, text = text, _redacted(text)
+        slots = _redacted_slots(said, text, slots or {})
         with self._lock:
             row = dict(seq=self._next_seq(), speaker=speaker, text=text, state=state, intent=intent,
                        confidence=confidence, slots=slots or None, at=utcnow(), **fields)

@@ -179,7 +179,8 @@ def cmd_serve(args) -> int:
         raise IvrError(f"cannot start the SIP endpoint on {args.host}:{args.sip_port}: {detail}".splitlines()[0]) from None
     print(f"IVR listening on sip:{settings.telephony.user}@{args.host}:{args.sip_port} (UDP and TCP); "
           f"call it with: ivr call sip:{settings.telephony.user}@{args.host}:{args.sip_port} --ani +15550100 "
-          f"--dtmf 2468# --say 'what is my balance'", flush=True)
+          f"--dtmf <PIN># --say 'what is my balance' (the demo customers' PINs are in the README; no PIN is "
+          f"ever written to a log)", flush=True)
     server.run_forever()
     return 0
 

@@ -190,7 +190,8 @@ def test_rtp_from_another_source_at_a_callers_rate_is_ignored(hostile):
 @pytest.mark.xfail(strict=True, reason=(
     "pjmedia latches onto any source that sends PJMEDIA_RTP_NAT_PROBATION_CNT (10) packets in a row; the pjsua2 "
     "wheel has no setting to stop it (PJMEDIA_UDP_NO_SRC_ADDR_CHECKING is not exposed, and the stream switches "
-    "on its own). Needs a media relay with strict source (rtpengine) in front, or a patched pjmedia."))
+    "on its own). A bare endpoint's RTP ports must not face callers: `ivr cluster` puts rtpengine (strict source) in "
+    "front, see test_reliability.py::test_rtp_injection_is_dropped_by_the_media_relay."))
 def test_rtp_injection_burst_does_not_take_over_the_call(hostile):
     """An attacker opens with 24 packets at once from another socket (more than the caller's 20 ms between
     packets can interrupt), then sends silence in real time while Alex keys his PIN: the IVR must keep its audio

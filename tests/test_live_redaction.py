@@ -36,3 +36,27 @@ def test_a_card_number_said_to_the_ivr_is_redacted_before_it_is_stored(server):
     text = " ".join(t.text + " " + str(t.slots) for t in said)
     assert "[PAN]" in text or "[ACCOUNT]" in text, text
     assert not re.search(r"\d{6,}", text.replace(" ", "")), text
+
+
+def test_a_number_redacted_from_the_words_is_not_kept_in_the_slots_understood_from_them(tmp_path):
+    """The soak's secrets scan found this: "the security code is 739" was stored as [CVV], but the amount the NLU
+    took from the same words kept 739."""
+    from sqlalchemy import select
+
+    from ivr.call_log import CallLog
+    from models import Turn
+
+    from .conftest import demo_app
+
+    app = demo_app(tmp_path)
+    log = CallLog(app.sessions, "+15550100", channel="chat")
+    said = "my card number is 4111 1111 1111 1111, the security code is 739"
+    log.turn("caller", said, "main_menu", "make_transfer", 0.8,
+             slots={"amount": "739.00", "digits": "4111111111111111", "account": "checking"})
+    log.turn("caller", "transfer 250 dollars", "main_menu", "make_transfer", 0.9, slots={"amount": "250.00"})
+    log.close()
+    with app.sessions() as s:
+        first, second = s.scalars(select(Turn).order_by(Turn.seq)).all()
+    assert first.text == "my card number is [PAN], the security code is [CVV]"
+    assert first.slots == {"amount": "[REDACTED]", "digits": "[PAN]", "account": "checking"}
+    assert second.slots == {"amount": "250.00"}                  # an amount said as an amount stays
