@@ -113,6 +113,26 @@ def wait_idle(sessions, after_id: int, count: int, timeout: float = 180) -> None
     time.sleep(3)
 
 
+def report_progress(sessions, after_id: int, pids: dict[str, int], stop: threading.Event, every_s: float = 120) -> None:
+    """Every `every_s`: calls ended so far and each endpoint's RSS (the curve behind the one-line result)."""
+    from sqlalchemy import func, select
+
+    from models import Call
+
+    start = time.monotonic()
+    while not stop.wait(every_s):
+        with sessions() as s:
+            ended = s.scalar(select(func.count()).where(Call.id > after_id, Call.ended_at.is_not(None)))
+        rss = []
+        for name, pid in sorted(pids.items()):
+            try:
+                rss.append(f"{name.split(':')[-1]} {footprint(pid).rss_mb:.0f}")
+            except OSError:
+                rss.append(f"{name.split(':')[-1]} gone")
+        print(f"  {time.monotonic() - start:5.0f} s: {ended} calls ended; endpoint RSS MB: {', '.join(rss)}",
+              flush=True)
+
+
 # -- what was stored ----------------------------------------------------------------------------------------------
 @dataclass
 class Stored:
@@ -258,7 +278,12 @@ def main() -> None:
         pids = endpoint_pids(cluster.pid)
         before = {n: footprint(p) for n, p in pids.items()}
         after_warmup = load.last_call_id(sessions)
+        print(f"  warm-up: {args.warmup} calls; endpoint RSS MB: "
+              + ", ".join(f"{n.split(':')[-1]} {f.rss_mb:.0f}" for n, f in sorted(before.items())), flush=True)
+        stop = threading.Event()
+        threading.Thread(target=report_progress, args=(sessions, after_warmup, pids, stop), daemon=True).start()
         run = run_calls(target, data / "soak", args.calls, args.concurrent)
+        stop.set()
         wait_idle(sessions, after_warmup, args.calls)
         after = {n: footprint(p) for n, p in endpoint_pids(cluster.pid).items() if pids.get(n) == p}
         wait_analysed(sessions, first, timeout=600)
