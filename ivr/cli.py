@@ -595,6 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     import monitoring
 
     args = build_parser().parse_args(argv)
@@ -609,6 +611,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except IvrError as err:
         print(f"ivr: error: {err}", file=sys.stderr)
+        return 1
+    except (OperationalError, InterfaceError) as err:   # the database cannot be reached: one line, not a trace
+        print(f"ivr: error: the database is unavailable: {str(err.orig or err).splitlines()[0]}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

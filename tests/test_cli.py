@@ -74,3 +74,9 @@ def test_bad_input_is_one_line_and_nonzero(bad_files, args, message):
     assert r.returncode != 0
     assert r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_an_unreachable_database_is_one_line_and_nonzero():
+    r = run_ivr("chat", env={"IVR_DATABASE_URL": "postgresql+psycopg://ivr@127.0.0.1:1/ivr"}, stdin="hello\n")
+    assert r.returncode == 1 and r.stderr.startswith("ivr: error: the database is unavailable: "), r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
