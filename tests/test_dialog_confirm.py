@@ -25,7 +25,8 @@ REQUESTS = ["I want to hear my recent transactions", "no, what are my recent tra
             "yes, read me my recent transactions"]
 
 FLOW = load_flow()
-CONFIRMING = sorted(name for name, st in FLOW.states.items() if st.confirming)
+# every confirmation a caller can reach with the bank up (the outage's offer of an agent: tests/test_outage.py)
+CONFIRMING = sorted(name for name, st in FLOW.states.items() if st.confirming and name != FLOW.unavailable_state)
 
 
 def event(line: str):

@@ -40,6 +40,15 @@ def test_outage_at_the_start_of_a_call_offers_an_agent(app, tmp_path):
     assert [a.reason for a in out if isinstance(a, Transfer)] == ["service_unavailable"]
 
 
+def test_an_unclear_answer_to_the_offer_is_asked_again(app, tmp_path):
+    session = app.new_session(ALEX)
+    session.ctx.bank = unreachable_bank(tmp_path)
+    session.start()
+    out = session.handle(CallerSaid("hmm I'm not sure", 0.9))
+    assert session.ctx.state == "service_unavailable" and not session.done and isinstance(out[-1], Listen)
+    assert not any(isinstance(a, Transfer) for a in out)
+
+
 def test_outage_after_the_pin_apologises_and_the_caller_may_call_back(app, tmp_path):
     session = app.new_session(ALEX)
     session.start()
