@@ -205,8 +205,8 @@ def secret_patterns() -> dict[str, re.Pattern]:
     """The demo PINs, the spoken card number (whole or in groups) and the CVV, as whole numbers only."""
     from models.demo import CUSTOMERS
 
-    def whole(digits: str) -> str:
-        return rf"(?<![\d.]){digits}(?![\d.])"
+    def whole(digits: str) -> str:   # a number of its own: not part of a longer one, a hex id or a decimal
+        return rf"(?<![\w.]){digits}(?![\w.])"
 
     found = {f"PIN of {c['name']}": re.compile(whole(c["pin"])) for c in CUSTOMERS}
     found["card number"] = re.compile(whole(r"[ -]?".join(CARD)))

@@ -17,13 +17,15 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Call, CallEvent, Turn, utcnow
 
 log = logging.getLogger(__name__)
-OUTAGE = (OperationalError, InterfaceError)   # the database cannot be reached (not a bug in a row)
+# the database cannot be reached, or not in time (not a bug in a row): keep the records and try again
+OUTAGE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 MODELS = {"turn": Turn, "event": CallEvent}
 
 

@@ -70,11 +70,19 @@ def sipp(server, *args, scenario=None, timeout=60, cwd=None):
     (work / "pcap").mkdir(parents=True, exist_ok=True)
     for pcap in Path("/usr/share/sip-tester").glob("*.pcap"):
         shutil.copy(pcap, work / "pcap" / pcap.name)
+    shutil.copy(pin_then_agent_pcap(), work / "pcap" / "pin_then_agent.pcap")
     cmd = ["sipp", f"127.0.0.1:{server.port}", "-s", "bank", "-i", "127.0.0.1", "-p", str(free_port()),
            "-mp", str(free_port() // 2 * 2), "-nostdin", "-timeout", str(timeout), "-timeout_error", *args]
     if scenario:
         cmd += ["-sf", str(scenario)]
     return subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout + 30)
+
+
+def pin_then_agent_pcap() -> Path:
+    """One RTP stream as a phone sends it: Alex's PIN (RFC 2833), then 0 for an agent (transfer_accepted.xml)."""
+    from . import speech_pcap as sp
+
+    return sp.build([sp.Silence(2.0), sp.Keys("2468#"), sp.Silence(2.5), sp.Keys("0"), sp.Silence(30.0)])
 
 
 def scenario_expecting(tmp_path, status: int, codec_pt: int = 0, codec: str = "PCMU/8000") -> Path:

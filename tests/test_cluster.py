@@ -2,7 +2,6 @@
 the console under supervisord; SIPp and the project's softphone as callers, through Kamailio's public port. Many calls
 at once, spread over the endpoints: the short soak in test_reliability.py."""
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -11,7 +10,6 @@ from pathlib import Path
 from ivr.cluster import sip_ping
 from models import Call
 
-from . import speech_pcap
 from .cluster_peer import ENDPOINTS
 from .conftest import IVR, ROOT
 from .sip_peers import SIPP_DIR, sipp
@@ -38,10 +36,6 @@ def test_in_dialog_requests_follow_the_record_route(cluster):
     before = cluster.last_id()
     r = sipp(cluster, "-m", "1", scenario=SIPP_DIR / "pin_by_sip_info.xml", timeout=60)
     assert r.returncode == 0, r.stdout[-2000:]
-    keys = speech_pcap.build([speech_pcap.Silence(2.0), speech_pcap.Keys("2468#"), speech_pcap.Silence(2.5),
-                              speech_pcap.Keys("0"), speech_pcap.Silence(30.0)])
-    (cluster.data_dir / "sipp" / "pcap").mkdir(parents=True, exist_ok=True)
-    shutil.copy(keys, cluster.data_dir / "sipp" / "pcap" / "pin_then_agent.pcap")
     r = sipp(cluster, "-m", "1", scenario=SIPP_DIR / "transfer_accepted.xml", timeout=90)
     assert r.returncode == 0, r.stdout[-2000:]
     info, transfer = wait_calls(cluster, before, 2)

@@ -160,11 +160,11 @@ def test_three_wrong_pins_on_three_endpoints_lock_the_account(cluster, tmp_path)
     with Session(cluster.engine) as s:
         calls = s.scalars(select(Call).where(Call.id > before)).all()
         events = Counter(s.scalars(select(CallEvent.kind).where(CallEvent.call_id > before)).all())
+        nodes = {c.node for c in calls}
         priya = s.scalar(select(Customer).where(Customer.ani == "+15550101"))
         locked = priya.phone_locked
         s.execute(update(Customer).where(Customer.id == priya.id).values(failed_pin_attempts=0, phone_locked=False))
         s.commit()
-    nodes = {c.node for c in calls}
     report(f"pin-lockout: 3 wrong PINs on {len(nodes)} endpoints -> locked {locked}, "
            f"auth failures {events['auth_failure']}, lockouts {events['lockout']}")
     assert len(nodes) == 3, nodes
