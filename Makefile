@@ -40,7 +40,7 @@ run: setup
 
 test: setup
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: setup
 	$(BIN)/python bench/asr.py
