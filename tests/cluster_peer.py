@@ -107,8 +107,14 @@ class Cluster:
             time.sleep(0.5)
 
     def stop(self) -> int:
+        """Stop the cluster; its logs and spool are kept in a temporary directory (printed) for a post-mortem."""
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(180)
         finally:
+            kept = Path(tempfile.mkdtemp(prefix="ivr-cluster-logs-"))
+            for part in ("cluster/logs", "spool"):
+                if (self.data_dir / part).is_dir():
+                    shutil.copytree(self.data_dir / part, kept / part.replace("/", "-"))
+            print(f"cluster logs kept in {kept}")
             shutil.rmtree(self.data_dir, ignore_errors=True)
