@@ -1,6 +1,7 @@
 """`ivr serve`: a pjsua2 SIP endpoint that answers calls and runs each through a CallPipeline."""
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import signal
@@ -16,6 +17,7 @@ from .pj_thread import PjThread
 from .sip_guard import SipGuard
 
 log = logging.getLogger(__name__)
+GC_EVERY_S = 5.0     # the cycle collector's period, on the pj thread (see IvrServer.start)
 
 
 @dataclass
@@ -127,6 +129,7 @@ class IvrServer:
         self.recordings = services.settings.data_dir / "recordings"
         self._account: IvrAccount | None = None
         self._last_check = 0.0
+        self._last_gc = 0.0
         self._ended: list[IvrCall] = []  # pjsua2 calls must not be freed inside their own callbacks
 
     # -- pj thread ---------------------------------------------------------------------------------------
@@ -215,6 +218,9 @@ class IvrServer:
         if now - self._last_check < 1.0:
             return
         self._last_check = now
+        if now - self._last_gc >= GC_EVERY_S:
+            self._last_gc = now
+            gc.collect()
         done = [c for c in self._ended if c.pipeline is None or c.pipeline.finished.is_set()]
         self._ended = [c for c in self._ended if c not in done]
         for call in done:
@@ -231,6 +237,10 @@ class IvrServer:
 
     # -- lifetime ----------------------------------------------------------------------------------------
     def start(self) -> None:
+        # Python's cycle collector runs in whatever thread allocates; if it frees a pjsua2 object (a call caught in
+        # a cycle with an exception's traceback, say in a database outage) outside the pj thread, pjlib aborts the
+        # process ("Calling pjlib from unknown/external thread"). So it runs only on the pj thread (_check_rtp).
+        gc.disable()
         self.pj.start(self._setup, teardown=self._release)
 
     def _release_call(self, call: IvrCall) -> None:
