@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,23 @@ def endpoint_pids(root: int) -> dict[str, int]:
     """The endpoints under `root` (the cluster's process), by name (`endpoint :5071`)."""
     return {name: pid for pid in load.descendants(root) if (name := load.label(pid) or "").startswith("endpoint")}
 
+
+
+def thread_dumps(root: int, logs: Path, wait_s: float = 2.0) -> str:
+    """Every endpoint's Python thread stacks (SIGUSR1: `ivr serve` dumps them to its log), for a stuck call's
+    post-mortem; only the stacks that pass through the project's own code."""
+    sizes = {p: p.stat().st_size for p in logs.glob("endpoint-*.log")}
+    for pid in endpoint_pids(root).values():
+        os.kill(pid, signal.SIGUSR1)
+    time.sleep(wait_s)
+    out = []
+    for path, size in sorted(sizes.items()):
+        with open(path, errors="replace") as f:
+            f.seek(size)
+            stacks = re.split(r"\n(?=Thread 0x|Current thread 0x)", f.read())
+        ours = [st.strip() for st in stacks if re.search(r"/(ivr|telephony|analytics)/", st)]
+        out.append(f"== {path.name}\n" + "\n".join(ours))
+    return "\n".join(out)
 
 # -- calls ------------------------------------------------------------------------------------------------------
 @dataclass
@@ -300,6 +318,8 @@ def main() -> None:
               f"{time.monotonic() - start:.0f} s")
         for call_id, problem in stored.lost[:10]:
             print(f"  call {call_id}: {problem}")
+        if stored.lost:
+            print(thread_dumps(cluster.pid, data / "cluster" / "logs"))
         for hit in hits[:10]:
             print(f"  secret: {hit}")
         for name in sorted(before):

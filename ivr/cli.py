@@ -601,9 +601,13 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     if args.command in ("serve", "analyze", "web"):
+        import faulthandler
+        import signal
+
         from ivr.memory import limit_malloc_arenas
 
         limit_malloc_arenas()
+        faulthandler.register(signal.SIGUSR1, all_threads=True)   # `kill -USR1 <pid>`: every thread's stack to stderr
     try:
         monitoring.setup(args.command, get_settings())   # logs (IVR_LOG_LEVEL, text or JSON) and /metrics
         if args.command == "transcribe" and args.language is None:

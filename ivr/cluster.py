@@ -125,10 +125,11 @@ def plan(settings: Settings, endpoints: int, sip_port: int) -> list[Program]:
     kamailio_source = f"{host}:{sip_port}"
     threads = str(layout.threads())
     low, high = layout.relay_ports()
+    # log level 5 (notice): warnings and errors, not ~30 INFO lines per call (2 MB per 60 calls)
     rtpengine = Program("rtpengine", [
         "rtpengine", "--foreground", "--log-stderr", "--config-file=none", "--table=-1", "--interface", host,
         "--listen-ng", layout.relay_control(), "--port-min", str(low), "--port-max", str(high),
-        "--endpoint-learning=off", "--pidfile", str(run / "rtpengine.pid")], priority=15)
+        "--endpoint-learning=off", "--log-level=5", "--pidfile", str(run / "rtpengine.pid")], priority=15)
     programs = [*([rtpengine] if relay else []), kamailio,
                 Program("console", [ivr, "web", "--host", host, "--port", str(settings.cluster.console_port)],
                         {"IVR_MONITORING__METRICS_PORT": str(layout.metrics_port("console"))}, priority=30),

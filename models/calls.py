@@ -50,6 +50,7 @@ class EventKind(enum.StrEnum):
     recording_failed = "recording_failed"      # the recording could not be written (disk full...): detail reason
     service_unavailable = "service_unavailable"  # the bank's systems or the database could not be reached
     rtp_timeout = "rtp_timeout"                # no RTP from the caller for telephony.rtp_timeout_s: hung up
+    no_media = "no_media"                      # answered, but its audio never started (or the SIP stack lost it)
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:

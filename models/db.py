@@ -40,7 +40,10 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # a connection attempt that gets no answer (a server stopping or starting) fails after 5 s instead of waiting
+    # for ever: the caller is told the service is unavailable and the call's records go to the spool
+    postgres = url.startswith("postgresql")
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5} if postgres else {})
 
 
 def session_factory(engine: Engine) -> sessionmaker:

@@ -37,6 +37,15 @@ class CallPipeline:
     def __init__(self, services, ani: str | None, hangup, transfer, recording_dir, clock=time.monotonic):
         self.services, self.clock = services, clock
         self.call_log, self.session = services.app.open_call(ani, "sip", clock, node=services.node)
+        try:
+            self._build(services, hangup, transfer, recording_dir, clock)
+        except Exception:
+            self.call_log.end("failed")   # stored as ended: not a call left open for ever
+            self.call_log.close()
+            raise
+        log.info("call %s answered", self.call_log.call_id, extra={"call_id": self.call_log.call_id})
+
+    def _build(self, services, hangup, transfer, recording_dir, clock) -> None:
         self.inbox: queue.Queue = queue.Queue()
         self.out = OutgoingAudio(on_event=self._playback_event, clock=clock)
         self.speaker = Speaker(services.synth, services.prompt_cache, self.out, clock,
@@ -59,9 +68,12 @@ class CallPipeline:
             monitoring.set_node(services.node)
         self.tracker = CallTracker()   # in ivr_active_calls until the call ends, or this pipeline is dropped
         weakref.finalize(self, self.tracker.end, "failed")
-        log.info("call %s answered", self.call_log.call_id, extra={"call_id": self.call_log.call_id})
 
     # ---- called from pjsua2 threads (media clock, SIP events): queue only -------------------------------
+    @property
+    def started(self) -> bool:
+        return self.thread.is_alive() or self.finished.is_set()
+
     def start(self) -> None:
         self.call_log.t0 = self.clock()   # offsets count from the first frame of the recording
         self.speaker.start()
@@ -80,8 +92,8 @@ class CallPipeline:
         self.inbox.put(KeyIn(digit, self.clock()))
 
     def on_hangup(self, reason: str | None = None) -> None:
-        if not self.thread.is_alive() and not self.finished.is_set():
-            self._close_unstarted()   # the call ended before it had audio: nothing runs to close it
+        if not self.started:
+            self._close_unstarted(reason)   # the call ended before it had audio: nothing runs to close it
             return
         self.inbox.put(HungUp(self.clock(), reason))
 
@@ -98,13 +110,15 @@ class CallPipeline:
         """Forget the callbacks into the SIP layer (they reference its call object)."""
         self._hangup = self._transfer = lambda *_: None
 
-    def _close_unstarted(self) -> None:
+    def _close_unstarted(self, reason: str | None = None) -> None:
         try:
-            self.call_log.end("caller_hangup")
+            if reason:
+                self.call_log.event(reason, self.session.ctx.state)
+            self.call_log.end("failed" if reason == "no_media" else "caller_hangup")
             self._close_recording()
             self.call_log.close()
         finally:
-            self._ended("caller_hangup")
+            self._ended("failed" if reason == "no_media" else "caller_hangup")
 
     def _ended(self, outcome: str | None) -> None:
         """Everything about the call is stored (or failed to be): count it, forget its secrets, let it go."""

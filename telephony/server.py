@@ -18,6 +18,7 @@ from .sip_guard import SipGuard
 
 log = logging.getLogger(__name__)
 GC_EVERY_S = 5.0     # the cycle collector's period, on the pj thread (see IvrServer.start)
+NO_MEDIA_S = 10.0    # an answered call whose audio never started, or that pjsua no longer knows, is closed then
 
 
 @dataclass
@@ -54,6 +55,7 @@ class IvrCall(pj.Call):
         self.pipeline: CallPipeline | None = None
         self.port: CallMediaPort | None = None
         self.rx_packets, self.rx_changed = -1, time.monotonic()
+        self.answered_at = time.monotonic()
 
     def onCallState(self, prm):
         info = self.getInfo()
@@ -167,12 +169,24 @@ class IvrServer:
             return
         info = call.getInfo()
         ani = uri_user(info.remoteUri)
-        call.pipeline = CallPipeline(self.services, ani, hangup=lambda c=call: self.pj.call_soon(lambda: self._hangup(c)),
-                                 transfer=lambda action, c=call: self.pj.call_soon(lambda: self._refer(c, action)),
-                                 recording_dir=self.recordings)
+        try:
+            call.pipeline = CallPipeline(self.services, ani, hangup=lambda c=call: self.pj.call_soon(lambda: self._hangup(c)),
+                                         transfer=lambda action, c=call: self.pj.call_soon(lambda: self._refer(c, action)),
+                                         recording_dir=self.recordings)
+        except Exception:  # noqa: BLE001 - refuse this call, keep the endpoint
+            log.exception("a call from %s could not be set up; refused with 500", ani)
+            op.statusCode = pj.PJSIP_SC_INTERNAL_SERVER_ERROR
+            self._ended.append(call)
+            self.pj.call_soon(lambda: call.hangup(op) if call.isActive() else None)
+            return
         self.calls[prm.callId] = call
         op.statusCode = pj.PJSIP_SC_OK
-        call.answer(op)
+        try:
+            call.answer(op)
+        except pj.Error as err:
+            log.warning("call %s could not be answered: %s", call.pipeline.call_log.call_id, err.info())
+            call.pipeline.on_hangup()
+            self.forget(call)
 
     def _refusal(self, source: str, user: str) -> int | None:
         """The status a new INVITE is refused with, or None to answer it."""
@@ -227,6 +241,8 @@ class IvrServer:
             self._release_call(call)
         del done  # the last references go here, on the pj thread
         for call in list(self.calls.values()):
+            if self._lost(call, now):
+                continue
             if call.pipeline is not None and call.pipeline.held:
                 continue  # a caller on hold may send no RTP at all
             if call.rtp_silent_for() > self.cfg.rtp_timeout_s:
@@ -235,12 +251,32 @@ class IvrServer:
                 self._hangup(call)
                 self.forget(call)
 
+    def _lost(self, call: IvrCall, now: float) -> bool:
+        """Close a call that pjsua no longer has, or whose audio never started (a late answer to an INVITE that
+        the dispatcher had already given to another endpoint): stored as ended, not left open."""
+        pipeline = call.pipeline
+        if pipeline is None or now - call.answered_at < NO_MEDIA_S:
+            return False
+        if call.isActive() and pipeline.started:
+            return False
+        log.warning("call %s: %s after %.0f s; closing it", pipeline.call_log.call_id,
+                    "no audio" if call.isActive() else "gone from the SIP stack", now - call.answered_at)
+        pipeline.on_hangup("no_media")
+        self._hangup(call)
+        self.forget(call)
+        return True
+
     # -- lifetime ----------------------------------------------------------------------------------------
     def start(self) -> None:
         # Python's cycle collector runs in whatever thread allocates; if it frees a pjsua2 object (a call caught in
         # a cycle with an exception's traceback, say in a database outage) outside the pj thread, pjlib aborts the
         # process ("Calling pjlib from unknown/external thread"). So it runs only on the pj thread (_check_rtp).
+        # What was loaded before the first call (models, prompts: ~500,000 objects) is frozen out of the collector's
+        # view: a full collection walked them all, 0.35 s holding the GIL on the pj thread every 5 s (seconds under
+        # load: INVITEs went unanswered past Kamailio's 2 s failover timer); now it takes ~2 ms.
         gc.disable()
+        gc.collect()
+        gc.freeze()
         self.pj.start(self._setup, teardown=self._release)
 
     def _release_call(self, call: IvrCall) -> None:

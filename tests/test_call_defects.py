@@ -105,7 +105,8 @@ def test_media_survives_hold_and_resume_on_a_new_rtp_port(server):
     welcome = prompts(turns, "welcome")[0]
     assert welcome.end_ms - welcome.start_ms > 4700 + (resume_at - hold_at) - 500   # paused while held, resumed
     info = sf.info(call.recording_path)
-    assert info.duration > 15.0, info.duration                        # recorded through the hold to the end
+    last = max(t.end_ms for t in turns if t.end_ms is not None)
+    assert info.duration * 1000 > max(last - 500, resume_at + 3000), (info.duration, last, resume_at)  # to the end
 
 
 def test_the_softphone_prints_every_prompt_it_heard(server):
@@ -113,8 +114,8 @@ def test_the_softphone_prints_every_prompt_it_heard(server):
     out = ivr_call(server, "--ani", "+15550100", "--wait", "4", "--dtmf", "2468", "--wait", "3", "--say",
                    "what is my balance", "--wait", "9", "--say", "goodbye")
     heard = " ".join(p["text"].lower() for p in out["prompts"])
-    for words in ("welcome", "help you today", "balance of your checking", "savings", "bye"):
-        assert words in heard, (words, heard)     # "goodbye" was barged into the savings readout
+    for words in ("welcome", "help you today", "balance of your checking", "savings", "thank you for calling"):
+        assert words in heard, (words, heard)     # the goodbye prompt was barged into the savings readout
 
 
 # ---- dialog safety through real calls (the worst three of the "money moved on a no" defects) ----------------

@@ -113,3 +113,19 @@ def test_delayed_offer_invites_refused_from_a_trusted_source_leave_the_endpoint_
     sock.close()
     assert endpoint.proc.poll() is None, crash_report(endpoint)
     assert fuzzer.fig.invite_finals == {404: 5} and fuzzer.alive()
+
+
+def test_a_call_whose_audio_never_starts_is_hung_up_and_stored_as_ended(endpoint):
+    """An answered call with no audio (here an inactive stream, no RTP, no BYE) must not stay open for ever: the
+    IVR hangs up after 10 s and stores it as ended (outcome failed, event no_media)."""
+    before = len(endpoint.calls())
+    started = time.monotonic()
+    run = sipp(endpoint, "-m", "1", "-p", str(endpoint.caller_port), scenario=SIPP_DIR / "no_media.xml", timeout=60)
+    assert run.returncode == 0, run.stdout[-2500:] + run.stderr[-1500:]    # the IVR's BYE came
+    waited = time.monotonic() - started
+    time.sleep(1.0)
+    calls = endpoint.calls()[before:]
+    assert len(calls) == 1 and calls[0].outcome == "failed" and calls[0].ended_at, [(c.id, c.outcome) for c in calls]
+    assert "no_media" in [e.kind for e in endpoint.events(calls[0].id)]
+    report(f"no-media call: answered, audio never started -> IVR BYE after {waited:.0f} s, outcome failed, "
+           f"event no_media")

@@ -51,6 +51,19 @@ class Soak:
         return self.run
 
 
+def post_mortem(cluster, run, stored) -> str:
+    lines = [f"SIPp: {run.successful} successful, {run.failed} failed; stored {stored.calls}; lost {stored.lost[:5]}",
+             *[out[-1500:] for out in run.outputs[:2]]]
+    for call_id in sorted({c for c, _ in stored.lost})[:3]:
+        with Session(cluster.engine) as s:
+            call = s.get(Call, call_id)
+            events = [(e.seq, e.kind, e.state) for e in s.scalars(select(CallEvent).where(CallEvent.call_id == call_id))]
+        lines.append(f"call {call_id}: node {call.node}, started {call.started_at}, outcome {call.outcome}, turns "
+                     f"{[(t.seq, t.speaker, t.text[:30]) for t in cluster.turns(call_id)]}, events {events}")
+    lines.append(soak.thread_dumps(cluster.proc.pid, cluster.data_dir / "cluster" / "logs"))
+    return "\n".join(lines)
+
+
 @pytest.fixture(scope="module")
 def short_soak(cluster, tmp_path_factory):
     return Soak(cluster, tmp_path_factory.mktemp("soak"))
@@ -125,14 +138,8 @@ def test_soak_every_call_stored_once_complete_and_analysed_nothing_leaked(cluste
            f"failed {run.failed}, stored {stored.calls}, lost turns {len(stored.lost)}, analysed {stored.analysed}, "
            f"apologised {stored.unavailable}, endpoint RSS growth max {rss:+.0f} MB, fds {fds:+d}, threads "
            f"{threads:+d}, crashes {len(short_soak.pids) - len(after)}, {time.monotonic() - short_soak.started:.0f} s")
-    assert (run.successful, run.failed) == (CALLS, 0), run.outputs
-    assert stored.calls == CALLS                             # each call stored once
-    if stored.lost:   # what the first lost call holds, for the post-mortem (with the cluster's kept logs)
-        lost_id = stored.lost[0][0]
-        with Session(cluster.engine) as s:
-            detail = [(e.seq, e.kind, e.state) for e in s.scalars(select(CallEvent).where(CallEvent.call_id == lost_id))]
-        raise AssertionError(f"{stored.lost[:5]}; call {lost_id}: node {cluster.calls(lost_id - 1)[0].node}, "
-                             f"turns {[(t.seq, t.speaker, t.text[:30]) for t in cluster.turns(lost_id)]}, events {detail}")
+    if run.failed or stored.calls != CALLS or stored.lost:   # the post-mortem: what the lost calls hold, where
+        assert False, post_mortem(cluster, run, stored)        # their endpoints' threads are (and the kept logs)
     assert len(after) == len(short_soak.pids)                # no endpoint crashed (and was restarted)
     assert fds <= 2 and threads <= 2, (short_soak.before, after)   # a pool started by the first calls: not a leak
     assert len(nodes) >= 3, nodes                            # spread over the endpoints
