@@ -306,6 +306,8 @@ class CallPipeline:
         if held == self.held:
             return
         self.held = self.out.paused = held
+        if not held:
+            self.recorder.pad_to(self.call_log.offset_ms(t) / 1000)   # the hold's silence, on the call's clock
         self.call_log.event("hold" if held else "resume", self.session.ctx.state)
         if held:
             self.turns.endpointer.stop_listening()   # no-input timers pause while on hold

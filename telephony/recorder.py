@@ -35,7 +35,8 @@ class StreamingRecorder:
         self._wake = threading.Event()
         self._closed = False
         self._sync_s = sync_s
-        self.frames = 0
+        self.frames = 0        # written to the file
+        self._queued = 0       # handed to the writer (under the lock)
         self.failed: str | None = None    # why the recording stopped being written (None: it is whole)
         self._file = None
         try:
@@ -53,12 +54,27 @@ class StreamingRecorder:
         with self._lock:
             self._caller.append(SILENCE if self.mute_caller else frame)
             while len(self._caller) > BACKLOG_FRAMES:   # the IVR side is not being clocked (e.g. on hold)
-                self._pending.append(self._caller.popleft() + SILENCE)
+                self._queue(self._caller.popleft() + SILENCE)
 
     def ivr(self, frame: bytes | None) -> None:
         with self._lock:
             left = self._caller.popleft() if self._caller else SILENCE
-            self._pending.append(left + (frame or SILENCE))
+            self._queue(left + (frame or SILENCE))
+
+    def pad_to(self, seconds: float) -> int:
+        """Silence up to `seconds` into the call, for a stretch when no frames came (a hold): the recording stays
+        on the call's clock, so that the turns' offsets point at their audio. Returns the frames added."""
+        with self._lock:
+            missing = round(seconds * 1000 / FRAME_MS) - self._queued - len(self._caller)
+            if missing <= BACKLOG_FRAMES or self._closed:
+                return 0
+            for _ in range(missing):
+                self._queue(SILENCE + SILENCE)
+            return missing
+
+    def _queue(self, stereo_frame: bytes) -> None:   # under self._lock
+        self._pending.append(stereo_frame)
+        self._queued += 1
 
     @property
     def seconds(self) -> float:
@@ -70,7 +86,8 @@ class StreamingRecorder:
             if self._closed:
                 return self.path
             self._closed = True
-            self._pending += [frame + SILENCE for frame in self._caller]
+            for frame in self._caller:
+                self._queue(frame + SILENCE)
             self._caller.clear()
         self._wake.set()
         self._writer.join()

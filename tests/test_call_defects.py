@@ -4,6 +4,7 @@ and reads what was stored and recorded."""
 import shutil
 
 import pytest
+import numpy as np
 import soundfile as sf
 from sqlalchemy import func, select, update
 
@@ -107,6 +108,12 @@ def test_media_survives_hold_and_resume_on_a_new_rtp_port(server):
     info = sf.info(call.recording_path)
     last = max(t.end_ms for t in turns if t.end_ms is not None)
     assert info.duration * 1000 > max(last - 500, resume_at + 3000), (info.duration, last, resume_at)  # to the end
+    ivr_side = sf.read(call.recording_path)[0][:, 1]     # the hold's silence is in it: offsets point at their audio
+
+    def loudness(from_ms, to_ms):
+        return float(np.sqrt(np.mean(ivr_side[int(from_ms * 8): int(to_ms * 8)] ** 2)))
+    assert loudness(hold_at + 300, resume_at - 300) < 0.003, "the hold is not where its events say"
+    assert loudness(menu[0].start_ms + 800, menu[0].start_ms + 4000) > 0.01, "the menu is not where its turn says"
 
 
 def test_the_softphone_prints_every_prompt_it_heard(server):
