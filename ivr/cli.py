@@ -114,6 +114,36 @@ def cmd_nlu(args) -> int:
     return 0
 
 
+def cmd_understand(args) -> int:
+    """What a live call makes of each file in one state: the audio as the phone line gives it (8 kHz, 16-bit), the
+    same recognizer and hints as `ivr serve` there, and the dialog's understanding of the words."""
+    from asr import get_recognizer, load_audio
+    from asr.audio import float_to_pcm16
+    from ivr.app import get_app
+    from telephony.audio_buffers import RATE as LINE_RATE   # what pjsua hands a call: 8 kHz, 16-bit
+
+    app = get_app()
+    if args.state not in app.flow.states:
+        raise IvrError(f"unknown state {args.state!r}: one of {', '.join(sorted(app.flow.states))}")
+    lines = [(f, float_to_pcm16(load_audio(f, LINE_RATE))) for f in args.files]   # a bad file fails first
+    session = app.new_session(None)
+    session.ctx.state = args.state
+    hints = session.hints(args.state)
+    recognizer = get_recognizer()
+    for name, pcm in lines:
+        heard = recognizer.transcribe_pcm16(pcm, LINE_RATE, hints=hints or None, word_timestamps=False)
+        u = session.understand(heard.text, heard.confidence)
+        confidence = u.nlu.confidence if u.nlu is not None and u.kind in ("answer", "global", "request") \
+            and u.nlu.intent == u.value else heard.confidence
+        out = {"file": name, "text": heard.text, "intent": u.value, "confidence": round(confidence, 3),
+               "slots": u.slots, "kind": u.kind, "asr_confidence": heard.confidence}
+        if args.json:
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        else:
+            print(f"{name}: {heard.text!r} -> {u.value or '(not understood)'} {confidence:.2f}", flush=True)
+    return 0
+
+
 def cmd_chat(args) -> int:
     from ivr.app import get_app
     from ivr.chat import run_chat
@@ -506,6 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--state", default=None, help="dialog state; 'confirm' adds yes/no")
     n.add_argument("--json", action="store_true")
     n.set_defaults(func=cmd_nlu)
+
+    u = sub.add_parser("understand", help="what a live call makes of recorded utterances in one dialog state")
+    u.add_argument("files", nargs="+", metavar="FILE")
+    u.add_argument("--state", default="main_menu", help="dialog state (default main_menu)")
+    u.add_argument("--json", action="store_true", help="one JSON object per file")
+    u.set_defaults(func=cmd_understand)
 
     c = sub.add_parser("chat", help="a text-mode call on stdin")
     c.add_argument("--ani", default=None, help="caller ID, e.g. +15550100")

@@ -256,6 +256,10 @@ class DialogSession:
         text = self.prompts[prompt].format_map({**self.ctx.vars, **values})
         return Say(text, st.name, st.interruptible, question)
 
+    def hints(self, state: str) -> list[str]:
+        """The phrases a live call gives the recognizer in `state`."""
+        return self._listen(self.flow.states[state]).hints
+
     def _listen(self, st: State) -> Listen:
         hints = st.hints or (self.intent_hints if st.expect == "intent" else self.lex.hints.get(st.expect, []))
         digits = st.expect == "digits"

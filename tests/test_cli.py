@@ -46,6 +46,20 @@ def test_transcribe_several_files_and_engines(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["text"]
 
 
+def test_understand_runs_the_live_path_on_recorded_speech():
+    """Asterisk's recorded prompts (a human voice) at the main menu: words, intent and confidence per file."""
+    sounds = "/usr/share/asterisk/sounds/en"
+    r = run_ivr("understand", f"{sounds}/hours.wav", f"{sounds}/vm-goodbye.wav", f"{sounds}/agent-pass.wav", "--json")
+    assert r.returncode == 0, r.stderr
+    hours, goodbye, other = [json.loads(line) for line in r.stdout.splitlines()]
+    assert set(hours) >= {"file", "text", "intent", "confidence", "slots"}
+    assert (hours["intent"], hours["kind"]) == ("branch_hours", "answer") and hours["file"].endswith("hours.wav")
+    assert (goodbye["intent"], goodbye["kind"]) == ("goodbye", "global")
+    assert other["intent"] is None and "password" in other["text"].lower()     # heard, but no menu choice
+    r = run_ivr("understand", f"{sounds}/vm-goodbye.wav", "--state", "transfer_confirm", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["intent"] == "goodbye", r.stdout + r.stderr
+
+
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
@@ -66,6 +80,9 @@ def bad_files(tmp_path_factory):
     (["say", "hello", "-o", "{d}/x.wav", "--rate", "11025"], "rate must be"),
     (["say", "   ", "-o", "{d}/x.wav"], "empty"),
     (["say", "hello", "-o", "{d}/no/such/dir/x.wav"], "output directory"),
+    (["understand", "{d}/notes.wav"], "not an audio file"),
+    (["understand", "{d}/missing.wav"], "no such file"),
+    (["understand", "/usr/share/asterisk/sounds/en/hours.wav", "--state", "nowhere"], "unknown state"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),
 ])
