@@ -131,12 +131,14 @@ def cmd_understand(args) -> int:
     hints = session.hints(args.state)
     recognizer = get_recognizer()
     for name, pcm in lines:
+        started = time.perf_counter()
         heard = recognizer.transcribe_pcm16(pcm, LINE_RATE, hints=hints or None, word_timestamps=False)
         u = session.understand(heard.text, heard.confidence)
+        ms = round((time.perf_counter() - started) * 1000, 1)
         confidence = u.nlu.confidence if u.nlu is not None and u.kind in ("answer", "global", "request") \
             and u.nlu.intent == u.value else heard.confidence
         out = {"file": name, "text": heard.text, "intent": u.value, "confidence": round(confidence, 3),
-               "slots": u.slots, "kind": u.kind, "asr_confidence": heard.confidence}
+               "slots": u.slots, "kind": u.kind, "asr_confidence": heard.confidence, "ms": ms}
         if args.json:
             print(json.dumps(out, ensure_ascii=False), flush=True)
         else:

@@ -31,7 +31,7 @@ class EspeakSynthesizer(Synthesizer):
     engine = "espeak"
 
     def __init__(self, voice: str = "en-us", words_per_minute: int = 160):
-        if voice.lower() not in installed_voices():
+        if voice.lower().split("+")[0] not in installed_voices():   # "en-us+m3": a voice with a variant
             raise TtsError(f"unknown espeak-ng voice {voice!r} (see `espeak-ng --voices`)")
         super().__init__(voice)
         self.wpm = words_per_minute
