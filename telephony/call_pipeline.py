@@ -111,14 +111,15 @@ class CallPipeline:
         self._hangup = self._transfer = lambda *_: None
 
     def _close_unstarted(self, reason: str | None = None) -> None:
+        outcome = "failed" if reason == "no_media" else "caller_hangup"
         try:
             if reason:
                 self.call_log.event(reason, self.session.ctx.state)
-            self.call_log.end("failed" if reason == "no_media" else "caller_hangup")
+            self.call_log.end(outcome)
             self._close_recording()
             self.call_log.close()
         finally:
-            self._ended("failed" if reason == "no_media" else "caller_hangup")
+            self._ended(outcome)
 
     def _ended(self, outcome: str | None) -> None:
         """Everything about the call is stored (or failed to be): count it, forget its secrets, let it go."""

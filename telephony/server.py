@@ -158,14 +158,9 @@ class IvrServer:
 
     def incoming(self, account: pj.Account, prm) -> None:
         call = IvrCall(self, account, prm.callId)
-        op = pj.CallOpParam()
         refusal = self._refusal(prm.rdata.srcAddress, request_user(prm.rdata.wholeMsg))
         if refusal:
-            op.statusCode = refusal
-            self._ended.append(call)
-            # not inside onIncomingCall: when the refusal ends the call at once (an INVITE without SDP), pjsua resets
-            # the call, and pjsua2 then calls pjsip_rx_data_free_cloned(NULL) on return: assertion, abort
-            self.pj.call_soon(lambda: call.hangup(op) if call.isActive() else None)
+            self._refuse(call, refusal)
             return
         info = call.getInfo()
         ani = uri_user(info.remoteUri)
@@ -175,11 +170,10 @@ class IvrServer:
                                          recording_dir=self.recordings)
         except Exception:  # noqa: BLE001 - refuse this call, keep the endpoint
             log.exception("a call from %s could not be set up; refused with 500", ani)
-            op.statusCode = pj.PJSIP_SC_INTERNAL_SERVER_ERROR
-            self._ended.append(call)
-            self.pj.call_soon(lambda: call.hangup(op) if call.isActive() else None)
+            self._refuse(call, pj.PJSIP_SC_INTERNAL_SERVER_ERROR)
             return
         self.calls[prm.callId] = call
+        op = pj.CallOpParam()
         op.statusCode = pj.PJSIP_SC_OK
         try:
             call.answer(op)
@@ -187,6 +181,14 @@ class IvrServer:
             log.warning("call %s could not be answered: %s", call.pipeline.call_log.call_id, err.info())
             call.pipeline.on_hangup()
             self.forget(call)
+
+    def _refuse(self, call: IvrCall, status: int) -> None:
+        """Answer a new INVITE with `status`, on the pj thread's next turn: not inside onIncomingCall, where an
+        INVITE without SDP is reset at once and pjsua2 then frees NULL rx data on return (assertion, abort)."""
+        op = pj.CallOpParam()
+        op.statusCode = status
+        self._ended.append(call)
+        self.pj.call_soon(lambda: call.hangup(op) if call.isActive() else None)
 
     def _refusal(self, source: str, user: str) -> int | None:
         """The status a new INVITE is refused with, or None to answer it."""
