@@ -138,7 +138,7 @@ def test_soak_every_call_stored_once_complete_and_analysed_nothing_leaked(cluste
            f"failed {run.failed}, stored {stored.calls}, lost turns {len(stored.lost)}, analysed {stored.analysed}, "
            f"apologised {stored.unavailable}, endpoint RSS growth max {rss:+.0f} MB, fds {fds:+d}, threads "
            f"{threads:+d}, crashes {len(short_soak.pids) - len(after)}, {time.monotonic() - short_soak.started:.0f} s")
-    if run.failed or stored.calls != CALLS or stored.lost:   # the post-mortem: what the lost calls hold, where
+    if (run.successful, run.failed) != (CALLS, 0) or stored.calls != CALLS or stored.lost:   # the post-mortem: what the lost calls hold, where
         assert False, post_mortem(cluster, run, stored)        # their endpoints' threads are (and the kept logs)
     assert len(after) == len(short_soak.pids)                # no endpoint crashed (and was restarted)
     assert fds <= 2 and threads <= 2, (short_soak.before, after)   # a pool started by the first calls: not a leak
