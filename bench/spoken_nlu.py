@@ -95,6 +95,19 @@ def understand(files: list[Path], state: str) -> list[dict]:
     return [json.loads(line) for line in r.stdout.splitlines()]
 
 
+OUTCOMES = ("right", "asked", "reprompt", "wrong")
+
+
+def outcome(out: dict, want: str) -> str:
+    """What the caller lives through: the right action, a "Did you say" about the right phrase, a reprompt (also
+    after a "Did you say" about another phrase, which the caller answers no), or another intent acted on."""
+    if out["kind"] == "guess":
+        return "asked" if out["intent"] == want else "reprompt"
+    if out["intent"] is None:
+        return "reprompt"
+    return "right" if out["intent"] == want else "wrong"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--voices", default=",".join(VOICES), help=f"comma-separated, from {', '.join(VOICES)}")
@@ -110,22 +123,28 @@ def main() -> None:
         for state, clips in write_clips(work, name, VOICES[name], items).items():
             for (path, want), out in zip(clips, understand([p for p, _ in clips], state)):
                 line = "noisy" if "-noisy-" in path.name else "clean"
-                ok = out["intent"] == want
-                right[(name, line)] += ok
+                result = outcome(out, want)
+                right[(name, line, result)] += 1
                 total[(name, line)] += 1
-                by_intent[want]["right" if ok else "wrong"] += 1
-                if not ok:
-                    confusions[(want, out["intent"] or "(none)", out["text"][:40])] += 1
+                by_intent[want][result] += 1
+                if result != "right":
+                    shown = f"{out['intent']}?" if out["kind"] == "guess" else out["intent"] or "(none)"
+                    confusions[(want, shown, out["text"][:40])] += 1
                 ms.append(out["ms"])
     print(f"spoken NLU: {len(items)} development phrasings x {len(names)} voices x 2 lines (8 kHz, G.711 mu-law; "
           f"noisy: telephone-band noise at {NOISE_SNR_DB:.0f} dB SNR)")
+    print("  right: understood at once; asked: \"Did you say <the right phrase>?\" (right after a yes); "
+          "reprompt: not understood (or a \"Did you say\" about another phrase), asked again; wrong: another intent "
+          "acted on")
     for name in names:
-        cells = [f"{line} {right[(name, line)] / total[(name, line)]:.1%} ({right[(name, line)]}/{total[(name, line)]})"
-                 for line in ("clean", "noisy")]
-        both = (right[(name, 'clean')] + right[(name, 'noisy')]) / (total[(name, 'clean')] + total[(name, 'noisy')])
-        print(f"  {name:15s} {both:.1%}   " + "   ".join(cells))
-    print("  per intent: " + ", ".join(f"{k} {c['right'] / (c['right'] + c['wrong']):.0%}"
-                                        for k, c in sorted(by_intent.items())))
+        n = total[(name, "clean")] + total[(name, "noisy")]
+        share = {r: (right[(name, "clean", r)] + right[(name, "noisy", r)]) / n for r in OUTCOMES}
+        cells = [f"{line} {right[(name, line, 'right')] / total[(name, line)]:.1%}" for line in ("clean", "noisy")]
+        print(f"  {name:15s} right {share['right']:.1%} ({'  '.join(cells)}), right or asked "
+              f"{share['right'] + share['asked']:.1%}, reprompt {share['reprompt']:.1%}, wrong {share['wrong']:.1%}")
+    print("  per intent (right, right or asked): " + ", ".join(
+        f"{k} {c['right'] / sum(c.values()):.0%}/{(c['right'] + c['asked']) / sum(c.values()):.0%}"
+        for k, c in sorted(by_intent.items())))
     print(f"  ms per utterance (recognition + understanding): median {statistics.median(ms):.0f}, "
           f"p90 {sorted(ms)[int(0.9 * (len(ms) - 1))]:.0f}")
     print("  confusions (expected -> understood, heard as):")

@@ -7,6 +7,7 @@ import re
 import signal
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 import pjsua2 as pj
@@ -56,13 +57,12 @@ class IvrCall(pj.Call):
         self.port: CallMediaPort | None = None
         self.rx_packets, self.rx_changed = -1, time.monotonic()
         self.answered_at = time.monotonic()
+        self.gone = False   # disconnected: its pjsua id may already belong to another call
 
     def onCallState(self, prm):
         info = self.getInfo()
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            if self.pipeline:
-                self.pipeline.on_hangup()
-            self.server.forget(self)
+            self.server.disconnected(self)
 
     def onCallMediaState(self, prm):
         """First answer, hold, resume, or any re-INVITE/UPDATE: (re)wire the media port to the audio stream."""
@@ -126,13 +126,13 @@ class IvrServer:
         self.host, self.sip_port = host, sip_port
         self.pj = PjThread(host, sip_port, max_calls=self.cfg.max_calls)
         self.ports = PortPool("ivr")
-        self.calls: dict[int, IvrCall] = {}
+        self.calls: dict[int, IvrCall] = {}     # answered calls in progress, by pjsua call id
+        self._objects: dict[int, IvrCall] = {}  # every call object, from its INVITE to its DISCONNECTED (see _free)
         self.guard: SipGuard | None = None   # answers OPTIONS and new INVITEs with 503 while draining
         self.recordings = services.settings.data_dir / "recordings"
         self._account: IvrAccount | None = None
         self._last_check = 0.0
         self._last_gc = 0.0
-        self._ended: list[IvrCall] = []  # pjsua2 calls must not be freed inside their own callbacks
 
     # -- pj thread ---------------------------------------------------------------------------------------
     @property
@@ -157,7 +157,9 @@ class IvrServer:
         self._account.create(cfg)
 
     def incoming(self, account: pj.Account, prm) -> None:
-        call = IvrCall(self, account, prm.callId)
+        if (stale := self._objects.pop(prm.callId, None)) is not None:
+            self._abandon(stale)   # its DISCONNECTED never came, and pjsua has given its id to this INVITE
+        call = self._objects[prm.callId] = IvrCall(self, account, prm.callId)
         refusal = self._refusal(prm.rdata.srcAddress, request_user(prm.rdata.wholeMsg))
         if refusal:
             self._refuse(call, refusal)
@@ -165,8 +167,9 @@ class IvrServer:
         info = call.getInfo()
         ani = uri_user(info.remoteUri)
         try:
-            call.pipeline = CallPipeline(self.services, ani, hangup=lambda c=call: self.pj.call_soon(lambda: self._hangup(c)),
-                                         transfer=lambda action, c=call: self.pj.call_soon(lambda: self._refer(c, action)),
+            ref = weakref.ref(call)   # a job queued for a call must not keep its object past DISCONNECTED (_free)
+            call.pipeline = CallPipeline(self.services, ani, hangup=lambda: self.pj.call_soon(lambda: self._hangup(ref())),
+                                         transfer=lambda action: self.pj.call_soon(lambda: self._refer(ref(), action)),
                                          recording_dir=self.recordings)
         except Exception:  # noqa: BLE001 - refuse this call, keep the endpoint
             log.exception("a call from %s could not be set up; refused with 500", ani)
@@ -180,15 +183,15 @@ class IvrServer:
         except pj.Error as err:
             log.warning("call %s could not be answered: %s", call.pipeline.call_log.call_id, err.info())
             call.pipeline.on_hangup()
-            self.forget(call)
+            self.forget(call)   # its DISCONNECTED frees it
 
     def _refuse(self, call: IvrCall, status: int) -> None:
         """Answer a new INVITE with `status`, on the pj thread's next turn: not inside onIncomingCall, where an
         INVITE without SDP is reset at once and pjsua2 then frees NULL rx data on return (assertion, abort)."""
         op = pj.CallOpParam()
         op.statusCode = status
-        self._ended.append(call)
-        self.pj.call_soon(lambda: call.hangup(op) if call.isActive() else None)
+        ref = weakref.ref(call)
+        self.pj.call_soon(lambda: self._hangup(ref(), op))
 
     def _refusal(self, source: str, user: str) -> int | None:
         """The status a new INVITE is refused with, or None to answer it."""
@@ -204,16 +207,46 @@ class IvrServer:
         return None
 
     def forget(self, call: IvrCall) -> None:
+        """No longer a call in progress (it may still wait for its DISCONNECTED)."""
         for key, value in list(self.calls.items()):
             if value is call:
                 del self.calls[key]
-        self._ended.append(call)
 
-    def _hangup(self, call: IvrCall) -> None:
-        if call.isActive():
-            call.hangup(pj.CallOpParam())
+    def disconnected(self, call: IvrCall) -> None:
+        """The call is over in pjsua (a BYE either way, a CANCEL, a refusal, a timeout)."""
+        if call.pipeline:
+            call.pipeline.on_hangup()
+        self.forget(call)
+        self._free(call)
 
-    def _refer(self, call: IvrCall, action) -> None:
+    def _free(self, call: IvrCall) -> None:
+        """Let go of a call object inside its DISCONNECTED callback, while its pjsua id is still its own: pjsua2's
+        ~Call() clears the user data of that id and hangs up whatever call has it, so an object freed after pjsua
+        gave its id to a new call (ids are reused: 4 per process) took that call's callbacks and hung it up."""
+        call.gone = True
+        self._release_call(call)
+        if self._objects.get(call.getId()) is call:
+            del self._objects[call.getId()]   # the last reference: freed when the callback returns
+
+    def _abandon(self, call: IvrCall) -> None:
+        """A call object whose DISCONNECTED never came: end its pipeline, and never run its C++ destructor (its id
+        may belong to another call now; the object, a few hundred bytes, is left to the library)."""
+        log.warning("call %s: gone from the SIP stack without a disconnect; closing it",
+                    call.pipeline.call_log.call_id if call.pipeline else "(refused)")
+        if call.pipeline:
+            call.pipeline.on_hangup("no_media")
+        self.forget(call)
+        call.gone = True
+        self._release_call(call)
+        call.thisown = False
+
+    def _hangup(self, call: IvrCall | None, op: pj.CallOpParam | None = None) -> None:
+        if call is not None and not call.gone and call.isActive():
+            call.hangup(op or pj.CallOpParam())
+
+    def _refer(self, call: IvrCall | None, action) -> None:
+        if call is None or call.gone:
+            return
         op = pj.CallOpParam()
         ctx = action.context
         headers = {"X-IVR-Call-Id": str(ctx.get("call_id", "")), "X-IVR-Reason": action.reason,
@@ -237,11 +270,6 @@ class IvrServer:
         if now - self._last_gc >= GC_EVERY_S:
             self._last_gc = now
             gc.collect()
-        done = [c for c in self._ended if c.pipeline is None or c.pipeline.finished.is_set()]
-        self._ended = [c for c in self._ended if c not in done]
-        for call in done:
-            self._release_call(call)
-        del done  # the last references go here, on the pj thread
         for call in list(self.calls.values()):
             if self._lost(call, now):
                 continue
@@ -259,13 +287,17 @@ class IvrServer:
         pipeline = call.pipeline
         if pipeline is None or now - call.answered_at < NO_MEDIA_S:
             return False
-        if call.isActive() and pipeline.started:
+        if not call.isActive():
+            if self._objects.get(call.getId()) is call:
+                del self._objects[call.getId()]
+            self._abandon(call)
+            return True
+        if pipeline.started:
             return False
-        log.warning("call %s: %s after %.0f s; closing it", pipeline.call_log.call_id,
-                    "no audio" if call.isActive() else "gone from the SIP stack", now - call.answered_at)
+        log.warning("call %s: no audio after %.0f s; closing it", pipeline.call_log.call_id, now - call.answered_at)
         pipeline.on_hangup("no_media")
         self._hangup(call)
-        self.forget(call)
+        self.forget(call)   # its DISCONNECTED frees it
         return True
 
     # -- lifetime ----------------------------------------------------------------------------------------
@@ -292,10 +324,10 @@ class IvrServer:
         call.port = call.pipeline = None
 
     def _release(self) -> None:
-        for call in [*self.calls.values(), *self._ended]:
+        for call in [*self.calls.values(), *self._objects.values()]:
             self._release_call(call)
         self.calls.clear()
-        self._ended.clear()
+        self._objects.clear()
         self._account = None
         if self.guard is not None:
             self.guard.uninstall()
