@@ -150,6 +150,15 @@ def test_soak_every_call_stored_once_complete_and_analysed_nothing_leaked(cluste
     assert all("ivr_turn_latency_seconds_count" in m for m in timed)       # every endpoint timed its turns
 
 
+@pytest.mark.parametrize("line, secret", [
+    ("the security code is 739.", True), ("card 4111 1111 1111 1111", True), ("cvv=739 ok", True),
+    ("2026-11-30 04:26:06,739 INFO success: postgres entered RUNNING state", False),   # a log time's milliseconds
+    ("INFO spawned: 'endpoint-1' with pid 739", False), ("[739-4242@127.0.0.1]: [core] Creating new call", False),
+    ("amount 1739.50", False), ("id 0x739", False)])
+def test_the_secrets_scan_finds_a_cvv_said_not_a_number_that_only_looks_like_it(line, secret):
+    assert bool(soak.secret_patterns()["CVV" if "4111" not in line else "card number"].search(line)) is secret
+
+
 def test_no_pin_card_number_or_cvv_anywhere_after_the_soak(cluster, short_soak):
     short_soak.wait()
     files = soak.cluster_files(cluster.data_dir)
