@@ -81,6 +81,15 @@ class IntentClassifier:
                 self._labels += [(name, group == "confirm_intents")] * len(spec["examples"])
                 texts += spec["examples"]
         self._matrix = self.embedder.encode(texts)
+        self._texts = texts
+
+    def phrases(self, max_words: int = 4) -> dict[str, str]:
+        """Short ways to ask for each intent: its keywords and its examples of up to `max_words` words."""
+        out = {kw: name for kw, name in self.keywords.items() if not kw.isdigit()}
+        for (name, is_confirm), text in zip(self._labels, self._texts):
+            if not is_confirm and len(text.split()) <= max_words:
+                out.setdefault(text.lower(), name)
+        return out
 
     def classify(self, text: str, state: str | None = None) -> NluResult:
         """Intent (or None below the threshold), confidence 0..1, and slots; yes/no only in `confirm`."""

@@ -12,6 +12,7 @@ deliver the input: the session is already in the Listen's state and takes it as 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from .bank import BankBackend, BankUnavailable
 from .context import CallContext
@@ -26,6 +27,7 @@ from .dialog_events import (  # noqa: F401
     Transfer,
 )
 from .flow import REPEAT, Flow, State
+from .slots import answer, clear_yes
 from .understanding import Interpreter, Understanding
 from .words import load_words
 
@@ -47,6 +49,7 @@ class DialogSession:
         self.last_intent: str | None = None
         self.task: str | None = None         # the task in hand (an intent of the flow's `requests` state)
         self.pending: tuple[str, dict] | None = None  # a request made at a confirmation, served after it
+        self.guess: Understanding | None = None     # what the last words sounded like, asked about ("Did you say")
         self.outcome: str | None = None
         self.intent_hints = intent_hints or []
         self.visited: list[str] = []        # the states entered while handling the last event
@@ -113,6 +116,21 @@ class DialogSession:
 
     # -- deciding ---------------------------------------------------------------------------------------
     def _decide(self, st: State, u: Understanding) -> list:
+        guess, self.guess = self.guess, None
+        if guess is not None and guess.state == st.name and u.kind not in ("request", "correction"):
+            said = answer(u.text, self.lex)   # a yes/no here answers "Did you say ...?", whatever the menu makes of it
+            if said == "yes" and clear_yes(u.text, self.lex):
+                self._event("sounds_like", phrase=guess.target, value=guess.value, confirmed=True)
+                kind = "global" if guess.value in self.flow.globals else "answer"
+                u = replace(guess, kind=kind, is_global=kind == "global", complete=True)
+            elif said == "no":
+                self._event("sounds_like", phrase=guess.target, value=guess.value, confirmed=False)
+                return self._failure(st)
+        if u.kind == "guess":          # words that mean nothing here but sound like a choice of this menu
+            self.guess = u
+            listen = self._listen(st)
+            return [self._say("did_you_say", st, question=True, phrase=u.target),
+                    replace(listen, hints=[*self.lex.hints.get("confirm", []), *listen.hints])]
         if u.kind == "global":
             return self._global(u.value)
         if u.kind == "request":

@@ -6,6 +6,8 @@ The rules, in order, for speech:
   bare yes/no in it.
 - slot states (digits, account, amount, card): the slot first; else a global; else a new request (a task of
   the flow's `requests` state) that leaves this one.
+- a menu (not a confirmation) where the words mean nothing, said in a few words: the phrase of the menu they
+  sound like (ivr/sounds_like.py), as a `guess` the dialog asks about ("Did you say branch hours?").
 - confirmations (expect: confirm): a correction (an answer to a `correct:` state: "no, make it 100 dollars")
   first, then a new request, then a clear yes or no; anything unclear ("I'm not sure", "absolutely not"...
   is a clear no) has no value and is asked again.
@@ -19,10 +21,14 @@ from dataclasses import dataclass, field
 from .flow import CONFIRM, Flow, State
 from .nlu import NluResult
 from .slots import answer, clear_yes, parse_accounts, parse_digits, pick_card, read_amount
+from .sounds_like import Phonemizer, SoundsLike
 from .words import Lexicon, find, tokens
 
 EARLY_END_CONFIDENCE = 0.65  # intent confidence that lets a turn end before the full hangover
 REQUEST_CONFIDENCE = 0.55    # a new request in a state that asks something else must be at least this clear
+GUESS_WORDS = 5              # a guess by sound only for an utterance this short (a command, not a sentence)
+GUESS_DISTANCE = 0.45        # ... whose sounds are at most this far from a phrase of the menu
+GUESS_MARGIN = 0.05          # ... and nearer to it than to any phrase that means something else
 
 
 @dataclass(frozen=True)
@@ -34,14 +40,15 @@ class Understanding:
     is_global: bool                  # value is a global command (speak_to_agent, repeat, goodbye)
     nlu: NluResult | None
     complete: bool                   # already a whole answer here (lets a call end the turn early)
-    kind: str = "answer"             # answer | global | request | correction | frustrated | none
-    target: str | None = None        # correction: the state whose answer `value` is
+    kind: str = "answer"             # answer | global | request | correction | guess | frustrated | none
+    target: str | None = None        # correction: the state whose answer `value` is; guess: the phrase
     slots: dict = field(default_factory=dict)   # slots of the utterance, for the task it asks for
 
 
 class Interpreter:
-    def __init__(self, flow: Flow, nlu, lex: Lexicon):
-        self.flow, self.nlu, self.lex = flow, nlu, lex
+    def __init__(self, flow: Flow, nlu, lex: Lexicon, voice: str = "en-us"):
+        self.flow, self.nlu, self.lex, self.voice = flow, nlu, lex, voice
+        self._sounds: dict[str, SoundsLike] = {}
 
     # -- speech -----------------------------------------------------------------------------------------
     def understand(self, st: State, text: str, confidence: float, ctx, task: str | None) -> Understanding:
@@ -98,7 +105,18 @@ class Interpreter:
                 return result(r.intent, "global")
         if find(toks, lex.frustration):
             return result("frustrated", "frustrated", complete=False)
+        if st.expect == "intent" and not st.confirm and 0 < len(toks) <= GUESS_WORDS:
+            m = self._sounds_of(st).match(text)
+            if m is not None and m.distance <= GUESS_DISTANCE and m.margin >= GUESS_MARGIN:
+                return result(m.value, "guess", complete=False, target=m.phrase)
         return result(None, "none")
+
+    def _sounds_of(self, st: State) -> SoundsLike:
+        """The phrases of a menu state (its intents and the global commands), as sounds; made once per state."""
+        if st.name not in self._sounds:
+            phrases = {p: i for p, i in self.nlu.phrases().items() if i in st.on or i in self.flow.globals}
+            self._sounds[st.name] = SoundsLike(phrases, Phonemizer(self.voice))
+        return self._sounds[st.name]
 
     def _asks(self, text: str, r: NluResult) -> bool:
         """A request said with a yes/no around it: confident, with words besides yes/no/unsure and fillers."""

@@ -51,6 +51,7 @@ class EventKind(enum.StrEnum):
     service_unavailable = "service_unavailable"  # the bank's systems or the database could not be reached
     rtp_timeout = "rtp_timeout"                # no RTP from the caller for telephony.rtp_timeout_s: hung up
     no_media = "no_media"                      # answered, but its audio never started (or the SIP stack lost it)
+    sounds_like = "sounds_like"                # "Did you say ...?" answered: detail phrase, value, confirmed
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:

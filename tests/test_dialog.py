@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from ivr.chat import run_chat
 from ivr.session import CallerKeyed, CallerSaid
-from models import Account, Call, Card, Customer, Transaction, Turn
+from models import Account, Call, CallEvent, Card, Customer, Transaction, Turn
 
 from .conftest import demo_app, run_ivr
 
@@ -248,3 +248,16 @@ def test_understand_tells_a_whole_answer_from_one_that_trails_off(app):
     assert priya.ctx.state == "lost_card_which"
     assert priya.understand("the credit card").complete and priya.understand("the one ending in 3 3 3 3").complete
     assert not priya.understand("the one ending in 3 3").complete
+
+
+def test_words_that_sound_like_a_menu_choice_are_asked_about_not_acted_on(app):
+    """Whisper tiny's readings of "branch hours" and "operator"-like commands: far in meaning, close in sound."""
+    said, outcome = chat(app, "dtmf:2468", "Brand Coward", "yes", "no")
+    assert said[3] == "Did you say branch hours?" and "Saturday" in said[4], said
+    said, _ = chat(app, "dtmf:2468", "Brand Coward", "no", "check my balance", "no")
+    assert said[3] == "Did you say branch hours?" and said[4] == "Sorry, what would you like to do?", said
+    assert not any("Saturday" in s for s in said) and any("balance of your checking" in s for s in said)
+    events = db(app, select(CallEvent.detail).where(CallEvent.kind == "sounds_like"))
+    assert [e["confirmed"] for e in events] == [True, False] and events[0]["value"] == "branch_hours"
+    said, _ = chat(app, "dtmf:2468", "the quarterly earnings of the company", "goodbye")
+    assert "Did you say" not in " ".join(said)                   # a sentence that means nothing: no guess
