@@ -112,13 +112,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--voices", default=",".join(VOICES), help=f"comma-separated, from {', '.join(VOICES)}")
     ap.add_argument("--limit", type=int, default=0, help="only the first N phrasings (a quick look)")
+    ap.add_argument("--dump", type=Path, help="also write every utterance's result here (JSON lines)")
     args = ap.parse_args()
     names = [v for v in args.voices.split(",") if v]
     if unknown := [v for v in names if v not in VOICES]:
         sys.exit(f"spoken_nlu: unknown voice(s) {', '.join(unknown)}: use {', '.join(VOICES)}")
     items = cases()[: args.limit or None]
     work = Path(tempfile.mkdtemp(prefix="spoken-nlu-"))
-    right, total, by_intent, confusions, ms = Counter(), Counter(), defaultdict(Counter), Counter(), []
+    right, total, by_intent, confusions, ms, rows = Counter(), Counter(), defaultdict(Counter), Counter(), [], []
     for name in names:
         for state, clips in write_clips(work, name, VOICES[name], items).items():
             for (path, want), out in zip(clips, understand([p for p, _ in clips], state)):
@@ -131,6 +132,7 @@ def main() -> None:
                     shown = f"{out['intent']}?" if out["kind"] == "guess" else out["intent"] or "(none)"
                     confusions[(want, shown, out["text"][:40])] += 1
                 ms.append(out["ms"])
+                rows.append({**out, "voice": name, "line": line, "expected": want, "outcome": result})
     print(f"spoken NLU: {len(items)} development phrasings x {len(names)} voices x 2 lines (8 kHz, G.711 mu-law; "
           f"noisy: telephone-band noise at {NOISE_SNR_DB:.0f} dB SNR)")
     print("  right: understood at once; asked: \"Did you say <the right phrase>?\" (right after a yes); "
@@ -150,6 +152,8 @@ def main() -> None:
     print("  confusions (expected -> understood, heard as):")
     for (want, got, heard), n in confusions.most_common(25):
         print(f"    {n:3d}  {want} -> {got}  {heard!r}")
+    if args.dump:
+        args.dump.write_text("".join(json.dumps(r) + "\n" for r in rows))
     subprocess.run(["rm", "-rf", str(work)], check=False)
 
 

@@ -167,6 +167,19 @@ def test_a_new_request_at_anything_else_is_served_not_hung_up(server):
     assert states.index("transactions") < states.index("goodbye")
 
 
+def test_a_menu_choice_heard_as_other_words_is_asked_about_and_a_yes_serves_it(server):
+    """Whisper tiny hears "branch hours" on a phone line as "Brand showers" or "Brand Coward": words that mean
+    nothing at the menu, but sound like one of its choices. The IVR asks, and acts only on a yes."""
+    before = len(server.calls())
+    ivr_call(server, "--ani", "+15550100", "--dtmf", "2468#", "--say", "brand coward", "--say", "yes",
+             "--say", "goodbye", "--no-transcribe")
+    call, turns, events = last_call(server, before)
+    asked = [e.detail for e in events if e.kind == "sounds_like"]
+    assert asked and asked[0]["value"] == "branch_hours" and asked[0]["confirmed"], [(t.speaker, t.text) for t in turns]
+    assert any("Did you say branch hours" in t.text for t in turns if t.speaker == "ivr")
+    assert prompts(turns, "hours"), [(t.speaker, t.text) for t in turns]
+
+
 def test_a_crash_mid_call_leaves_a_playable_recording_up_to_its_last_second(tmp_path):
     """Issue: after `kill -9` of `ivr serve` in the middle of a call the recording was lost entirely."""
     import signal
