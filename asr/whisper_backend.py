@@ -128,9 +128,11 @@ class WhisperRecognizer(Recognizer):
         prompts = [prev + list(t.sot_sequence) for t in toks]
         # Speech is < ~8 tokens/s with timestamps: a longer decode is the model inventing text in the padding.
         budget = min(448 - len(prompts[0]), int(24 + 10 * longest))
+        # ctranslate2 4.x crashes (SIGSEGV) computing the no-speech probability after a previous-text prompt
+        no_speech = not prev
         out = self.model.model.generate(
-            enc, prompts, beam_size=1, max_length=budget, return_scores=True,
-            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1], max_initial_timestamp_index=50,
+            enc, prompts, beam_size=1, max_length=len(prev) + budget, return_scores=True,   # previous text counts
+            return_no_speech_prob=no_speech, suppress_blank=True, suppress_tokens=[-1], max_initial_timestamp_index=50,
         )
         results: list[Transcript | None] = []
         for i, (res, tok, audio) in enumerate(zip(out, toks, audios)):
@@ -143,7 +145,7 @@ class WhisperRecognizer(Recognizer):
                 results.append(None)  # redone on the 30 s path
                 continue
             confidence = math.exp(res.scores[0]) if res.scores else 0.0
-            if res.no_speech_prob > NO_SPEECH_THRESHOLD and res.scores[0] < -1.0:
+            if no_speech and res.no_speech_prob > NO_SPEECH_THRESHOLD and res.scores[0] < -1.0:
                 text, text_tokens = "", []
             words = []
             if word_timestamps and text_tokens:
