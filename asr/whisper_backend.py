@@ -81,7 +81,7 @@ class WhisperRecognizer(Recognizer):
         self.multilingual = self.model.model.is_multilingual
         self.default_language = language if self.multilingual else "en"
         self.min_window_s = min_window_s
-        self.prompt_hints = prompt_hints  # hint phrases as a decoder prompt: off by default, see README
+        self.prompt_hints = prompt_hints  # a state's hint phrases as previous text (asr.whisper_prompt_hints)
 
     def transcribe(self, audio, hints=None, language=None, word_timestamps=True) -> Transcript:
         return self.transcribe_many([audio], hints, language, word_timestamps)[0]

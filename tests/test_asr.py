@@ -45,7 +45,7 @@ def test_long_audio_uses_the_30s_path(live_asr):
 
 
 def test_hints_and_shared_pool(live_asr):
-    live_asr.prompt_hints = True  # the prompt path must work even though it is off by default
+    was, live_asr.prompt_hints = live_asr.prompt_hints, True   # as live calls run (asr.whisper_prompt_hints)
     futures = [live_asr.submit(asterisk(n, 16000), hints=["password", "pound key"], word_timestamps=False)
                for n in ("agent-pass", "auth-thankyou")]
     texts = [f.result(timeout=60).text.lower() for f in futures]
@@ -56,7 +56,7 @@ def test_hints_and_shared_pool(live_asr):
             "transactions", "transfer", "check my balance", "recent transactions", "lost card", "transfer money",
             "branch hours"]
     long_prompt = live_asr.transcribe(asterisk("agent-pass", 16000), hints=menu, word_timestamps=False).text.lower()
-    live_asr.prompt_hints = False
+    live_asr.prompt_hints = was
     assert "password" in texts[0] and "thank you" in texts[1]
     assert "enter your password" in long_prompt, long_prompt
 
