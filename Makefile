@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/tts.py
 	$(BIN)/python bench/nlu.py
+	$(BIN)/python bench/spoken_nlu.py
 	$(BIN)/python bench/turn_taking.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/analytics.py
