@@ -45,7 +45,7 @@ def test_long_audio_uses_the_30s_path(live_asr):
 
 
 def test_hints_and_shared_pool(live_asr):
-    was, live_asr.prompt_hints = live_asr.prompt_hints, True   # as live calls run (asr.whisper_prompt_hints)
+    was, live_asr.prompt_hints = live_asr.prompt_hints, True   # the prompt path (asr.whisper_prompt_hints)
     futures = [live_asr.submit(asterisk(n, 16000), hints=["password", "pound key"], word_timestamps=False)
                for n in ("agent-pass", "auth-thankyou")]
     texts = [f.result(timeout=60).text.lower() for f in futures]
