@@ -119,13 +119,13 @@ def main() -> None:
         sys.exit(f"spoken_nlu: unknown voice(s) {', '.join(unknown)}: use {', '.join(VOICES)}")
     items = cases()[: args.limit or None]
     work = Path(tempfile.mkdtemp(prefix="spoken-nlu-"))
-    right, total, by_intent, confusions, ms, rows = Counter(), Counter(), defaultdict(Counter), Counter(), [], []
+    counts, total, by_intent, confusions, ms, rows = Counter(), Counter(), defaultdict(Counter), Counter(), [], []
     for name in names:
         for state, clips in write_clips(work, name, VOICES[name], items).items():
             for (path, want), out in zip(clips, understand([p for p, _ in clips], state)):
                 line = "noisy" if "-noisy-" in path.name else "clean"
                 result = outcome(out, want)
-                right[(name, line, result)] += 1
+                counts[(name, line, result)] += 1
                 total[(name, line)] += 1
                 by_intent[want][result] += 1
                 if result != "right":
@@ -140,8 +140,8 @@ def main() -> None:
           "acted on")
     for name in names:
         n = total[(name, "clean")] + total[(name, "noisy")]
-        share = {r: (right[(name, "clean", r)] + right[(name, "noisy", r)]) / n for r in OUTCOMES}
-        cells = [f"{line} {right[(name, line, 'right')] / total[(name, line)]:.1%}" for line in ("clean", "noisy")]
+        share = {r: (counts[(name, "clean", r)] + counts[(name, "noisy", r)]) / n for r in OUTCOMES}
+        cells = [f"{line} {counts[(name, line, 'right')] / total[(name, line)]:.1%}" for line in ("clean", "noisy")]
         print(f"  {name:15s} right {share['right']:.1%} ({'  '.join(cells)}), right or asked "
               f"{share['right'] + share['asked']:.1%}, reprompt {share['reprompt']:.1%}, wrong {share['wrong']:.1%}")
     print("  per intent (right, right or asked): " + ", ".join(

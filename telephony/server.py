@@ -225,8 +225,11 @@ class IvrServer:
         gave its id to a new call (ids are reused: 4 per process) took that call's callbacks and hung it up."""
         call.gone = True
         self._release_call(call)
+        self._drop_object(call)   # the last reference: freed when the callback returns
+
+    def _drop_object(self, call: IvrCall) -> None:
         if self._objects.get(call.getId()) is call:
-            del self._objects[call.getId()]   # the last reference: freed when the callback returns
+            del self._objects[call.getId()]
 
     def _abandon(self, call: IvrCall) -> None:
         """A call object whose DISCONNECTED never came: end its pipeline, and never run its C++ destructor (its id
@@ -288,8 +291,7 @@ class IvrServer:
         if pipeline is None or now - call.answered_at < NO_MEDIA_S:
             return False
         if not call.isActive():
-            if self._objects.get(call.getId()) is call:
-                del self._objects[call.getId()]
+            self._drop_object(call)
             self._abandon(call)
             return True
         if pipeline.started:
