@@ -37,7 +37,7 @@ def get_recognizer(engine: str | None = None, model: str | None = None,
                 path = model_store.whisper_model_dir(model, s.data_dir / "models")
                 _loaded[key] = WhisperRecognizer(path, s.asr.device, s.asr.compute_type, s.asr.cpu_threads,
                                                  s.asr.workers, s.asr.language, s.asr.min_window_s,
-                                                 s.asr.whisper_prompt_hints)
+                                                 tuple(s.asr.whisper_prompt_hints))
             else:
                 from .vosk_backend import VoskRecognizer
 

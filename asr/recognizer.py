@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextvars
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
@@ -56,14 +57,19 @@ class Recognizer(ABC):
     @abstractmethod
     def transcribe(
         self, audio: np.ndarray, hints: list[str] | None = None, language: str | None = None,
-        word_timestamps: bool = True,
+        word_timestamps: bool = True, fits: Callable[[str], bool] | None = None,
     ) -> Transcript:
-        """Recognise float32 mono audio at 16 kHz. `hints` are phrases likely in this dialog state."""
+        """Recognise float32 mono audio at 16 kHz. `hints` are phrases likely in this dialog state; `fits(text)`
+        says whether a reading means something there (a backend may then use the hints only when it does not)."""
 
     def transcribe_many(self, audios: list[np.ndarray], hints: list[str] | None = None, language: str | None = None,
-                        word_timestamps: bool = True) -> list[Transcript]:
+                        word_timestamps: bool = True, fits: Callable[[str], bool] | None = None) -> list[Transcript]:
         """Several utterances; a backend that can batch them (Whisper) overrides this."""
-        return [self.transcribe(a, hints, language, word_timestamps) for a in audios]
+        return [self.transcribe(a, hints, language, word_timestamps, fits) for a in audios]
+
+    def uses_hints(self, kind: str) -> bool:
+        """Whether the phrases of a state expecting `kind` (intent, confirm, digits...) help this recognizer."""
+        return True
 
     def transcribe_pcm16(self, pcm16: bytes, sample_rate: int, **kwargs) -> Transcript:
         return self.transcribe(resample(pcm16_to_float(pcm16), sample_rate, ASR_RATE), **kwargs)

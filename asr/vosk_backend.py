@@ -57,7 +57,7 @@ class VoskRecognizer(Recognizer):
         """`hints` become a closed grammar: only these phrases (or [unk]) can be recognised."""
         return VoskStream(self.model, sample_rate, self.language, hints)
 
-    def transcribe(self, audio, hints=None, language=None, word_timestamps=True) -> Transcript:
+    def transcribe(self, audio, hints=None, language=None, word_timestamps=True, fits=None) -> Transcript:
         s = self.stream(ASR_RATE, hints)
         pcm = float_to_pcm16(audio)
         step = ASR_RATE // 5 * 2  # 200 ms chunks, as a live call would feed them

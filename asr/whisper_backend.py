@@ -58,6 +58,19 @@ def _tokens_within(ids: list[int], tok: Tokenizer, duration: float) -> list[int]
     return out
 
 
+def _first_of_repeats(ids: list[int]) -> list[int]:
+    """Text tokens up to the end of their first run of repeats ("Agent. Agent. Agent." -> "Agent."). After the
+    state's phrases as previous text, Whisper decodes without timestamps and may say the utterance again into
+    the silent padding until its budget runs out; said twice by the caller, it means the same at a menu."""
+    n = len(ids)
+    for start in range(n):
+        for period in range(1, (n - start) // 2 + 1):
+            unit = ids[start:start + period]
+            if all(ids[k] == unit[(k - start) % period] for k in range(start + period, n)):
+                return ids[:start + period]
+    return ids
+
+
 def _merge_punctuation(words: list[Word]) -> list[Word]:
     """Attach tokens that are only punctuation to the word before them, as faster-whisper does."""
     out: list[Word] = []
@@ -73,7 +86,7 @@ class WhisperRecognizer(Recognizer):
     name = "whisper"
 
     def __init__(self, model_dir, device="auto", compute_type="auto", cpu_threads=2, workers=1,
-                 language="en", min_window_s=10.0, prompt_hints=False):
+                 language="en", min_window_s=10.0, prompt_kinds=()):
         super().__init__(workers)
         self.device, self.compute_type = pick_device(device, compute_type)
         self.model = WhisperModel(str(model_dir), device=self.device, compute_type=self.compute_type,
@@ -81,13 +94,16 @@ class WhisperRecognizer(Recognizer):
         self.multilingual = self.model.model.is_multilingual
         self.default_language = language if self.multilingual else "en"
         self.min_window_s = min_window_s
-        self.prompt_hints = prompt_hints  # a state's hint phrases as previous text (asr.whisper_prompt_hints)
+        self.prompt_kinds = set(prompt_kinds)  # states whose hints become previous text (asr.whisper_prompt_hints)
 
-    def transcribe(self, audio, hints=None, language=None, word_timestamps=True) -> Transcript:
-        return self.transcribe_many([audio], hints, language, word_timestamps)[0]
+    def uses_hints(self, kind: str) -> bool:
+        return kind in self.prompt_kinds
+
+    def transcribe(self, audio, hints=None, language=None, word_timestamps=True, fits=None) -> Transcript:
+        return self.transcribe_many([audio], hints, language, word_timestamps, fits)[0]
 
     def transcribe_many(self, audios: list[np.ndarray], hints=None, language=None,
-                        word_timestamps=True) -> list[Transcript]:
+                        word_timestamps=True, fits=None) -> list[Transcript]:
         """Recognise several utterances in one batch (one encoder and decoder pass on a GPU)."""
         language = language or (None if self.multilingual else "en")
         results: list[Transcript | None] = [None] * len(audios)
@@ -96,17 +112,21 @@ class WhisperRecognizer(Recognizer):
                 results[i] = Transcript("", language or self.default_language, round(len(a) / ASR_RATE, 3), 0.0, [])
         short = [i for i, a in enumerate(audios) if results[i] is None and 0 < len(a) <= MAX_SHORT_S * ASR_RATE]
         if short:
-            for i, t in zip(short, self._decode_short([audios[i] for i in short], hints, language, word_timestamps)):
+            decoded = self._decode_short([audios[i] for i in short], hints, language, word_timestamps, fits)
+            for i, t in zip(short, decoded):
                 results[i] = t
         for i, audio in enumerate(audios):
             if results[i] is None:
-                results[i] = self._decode_long(audio, hints, language, word_timestamps)
+                results[i] = self._decode_long(audio, language, word_timestamps)
         return results
 
     def _tokenizer(self, language: str) -> Tokenizer:
         return Tokenizer(self.model.hf_tokenizer, self.multilingual, task="transcribe", language=language)
 
-    def _decode_short(self, audios, hints, language, word_timestamps) -> list[Transcript | None]:
+    def _decode_short(self, audios, hints, language, word_timestamps, fits) -> list[Transcript | None]:
+        """Open transcription first; an utterance whose words mean nothing in the dialog state (`fits` is false)
+        is decoded again from the same encoding with the state's phrases as previous text, and that reading is
+        kept if it fits. Most turns pay nothing for the hints; a misheard command gets a second chance."""
         longest = max(len(a) for a in audios) / ASR_RATE
         window = min(30.0, max(longest + 1.0, self.min_window_s))
         padded = np.zeros((len(audios), int(window * ASR_RATE)), np.float32)
@@ -123,11 +143,31 @@ class WhisperRecognizer(Recognizer):
             langs = [language] * len(audios)
         toks = [self._tokenizer(lang) for lang in langs]
         prev = []
-        if hints and self.prompt_hints:
-            prev = [toks[0].sot_prev] + toks[0].encode(" " + ", ".join(hints))[-200:]
-        prompts = [prev + list(t.sot_sequence) for t in toks]
-        # Speech is < ~8 tokens/s with timestamps: a longer decode is the model inventing text in the padding.
-        budget = min(448 - len(prompts[0]), int(24 + 10 * longest))
+        if hints:   # as sentences ("Branch hours. Agent."): a comma list makes Whisper answer in a list, "agent, "
+            phrases = " ".join(h[:1].upper() + h[1:] + "." for h in hints)
+            prev = [toks[0].sot_prev] + toks[0].encode(" " + phrases)[-200:]
+        if fits is None:    # nothing to check a reading against: the hints are used at once
+            return self._decode(enc, feats, audios, toks, prev, word_timestamps)
+        results = self._decode(enc, feats, audios, toks, [], word_timestamps)
+        again = [i for i, r in enumerate(results) if prev and r is not None and not fits(r.text)]
+        if again:
+            enc_again = enc if len(audios) == 1 else self.model.model.encode(
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(feats[again])), to_cpu=False)
+            second = self._decode(enc_again, feats[again], [audios[i] for i in again], [toks[i] for i in again],
+                                  prev, word_timestamps)
+            for i, t in zip(again, second):
+                if t is not None and fits(t.text):
+                    results[i] = t
+        return results
+
+    def _decode(self, enc, feats, audios, toks, prev, word_timestamps) -> list[Transcript | None]:
+        """Greedy decoding of encoded utterances; None for one that ran away (redone on the 30 s path)."""
+        longest = max(len(a) for a in audios) / ASR_RATE
+        # After previous text Whisper rarely emits timestamps: decode without them and cut its repeats instead
+        prompts = [prev + list(t.sot_sequence) + ([t.no_timestamps] if prev else []) for t in toks]
+        # Speech is < ~8 tokens/s with timestamps (~5 without): a longer decode is the model inventing text in
+        # the padding.
+        budget = min(448 - len(prompts[0]), int(12 + 6 * longest) if prev else int(24 + 10 * longest))
         # ctranslate2 4.x crashes (SIGSEGV) computing the no-speech probability after a previous-text prompt
         no_speech = not prev
         out = self.model.model.generate(
@@ -139,10 +179,12 @@ class WhisperRecognizer(Recognizer):
             ids = res.sequences_ids[0]
             duration = len(audio) / ASR_RATE
             text_tokens = _tokens_within(ids, tok, duration)
+            if prev:
+                text_tokens = _first_of_repeats(text_tokens)
             text = tok.decode(text_tokens).strip()
-            finished = len(ids) < budget - 1
+            finished = len(ids) < budget - 1 or (bool(prev) and len(text_tokens) < len(ids) // 2)
             if _runaway(text, finished):
-                results.append(None)  # redone on the 30 s path
+                results.append(None)
                 continue
             confidence = math.exp(res.scores[0]) if res.scores else 0.0
             if no_speech and res.no_speech_prob > NO_SPEECH_THRESHOLD and res.scores[0] < -1.0:
@@ -158,13 +200,14 @@ class WhisperRecognizer(Recognizer):
             results.append(Transcript(text, tok.language_code, round(duration, 3), round(confidence, 3), words))
         return results
 
-    def _decode_long(self, audio, hints, language, word_timestamps) -> Transcript:
+    def _decode_long(self, audio, language, word_timestamps) -> Transcript:
+        """The standard 30 s windows, beam 5, no hints (a runaway decode with them came back after 10 s)."""
         duration = len(audio) / ASR_RATE
         if len(audio) == 0:
             return Transcript("", language or self.default_language, 0.0, 0.0, [])
         segments, info = self.model.transcribe(
             audio, language=language, beam_size=5, word_timestamps=word_timestamps,
-            condition_on_previous_text=False, hotwords=", ".join(hints) if hints and self.prompt_hints else None,
+            condition_on_previous_text=False,
         )
         segments = list(segments)
         words = [Word(w.word.strip(), round(w.start, 3), round(w.end, 3), round(w.probability, 3))

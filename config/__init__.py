@@ -28,7 +28,7 @@ class AsrSettings(BaseModel):
     language: str = "en"
     vosk_model: str = ""
     min_window_s: float = Field(10.0, ge=1.0, le=30.0)
-    whisper_prompt_hints: bool = False
+    whisper_prompt_hints: list[str] = ["intent"]   # kinds of answer Whisper is told the phrases of
 
 
 class VadSettings(BaseModel):

@@ -128,11 +128,12 @@ def cmd_understand(args) -> int:
     lines = [(f, float_to_pcm16(load_audio(f, LINE_RATE))) for f in args.files]   # a bad file fails first
     session = app.new_session(None)
     session.ctx.state = args.state
-    hints = session.hints(args.state)
     recognizer = get_recognizer()
+    hints = session.hints(args.state) if recognizer.uses_hints(app.flow.states[args.state].expect) else None
     for name, pcm in lines:
         started = time.perf_counter()
-        heard = recognizer.transcribe_pcm16(pcm, LINE_RATE, hints=hints or None, word_timestamps=False)
+        heard = recognizer.transcribe_pcm16(pcm, LINE_RATE, hints=hints or None, word_timestamps=False,
+                                            fits=lambda text: session.understand(text).understood)
         u = session.understand(heard.text, heard.confidence)
         ms = round((time.perf_counter() - started) * 1000, 1)
         confidence = u.nlu.confidence if u.nlu is not None and u.kind in ("answer", "global", "request") \

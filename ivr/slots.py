@@ -217,8 +217,9 @@ def answer(text: str, lex: Lexicon | None = None) -> str | None:
 
 
 def clear_yes(text: str, lex: Lexicon | None = None) -> bool:
-    """A yes that may act: nothing but polite words after the last yes, and not cut off ('...'). Anything else
-    after it may hide a negation the recogniser lost, so the caller is asked again."""
+    """A yes that may act: only lead-in words ("that is") before the first yes, nothing but polite words after
+    the last, and not cut off ('...'). Anything else around it may be a negation the recogniser lost ("and
+    correct" for "incorrect"), so the caller is asked again."""
     w = _lex(lex)
     if re.search(r"(\.\.\.|…|-)\s*$", text):
         return False
@@ -226,8 +227,9 @@ def clear_yes(text: str, lex: Lexicon | None = None) -> bool:
     spans = find(toks, w.yes)
     if not spans:
         return False
-    end = max(e for _, e in spans)
-    return all(t in w.after_yes or t in w.fillers for t in toks[end:])
+    start, end = min(s for s, _ in spans), max(e for _, e in spans)
+    return (all(t in w.before_yes or t in w.fillers for t in toks[:start])
+            and all(t in w.after_yes or t in w.fillers for t in toks[end:]))
 
 
 def parse_yes_no(text: str, lex: Lexicon | None = None) -> str | None:

@@ -44,6 +44,11 @@ class Understanding:
     target: str | None = None        # correction: the state whose answer `value` is; guess: the phrase
     slots: dict = field(default_factory=dict)   # slots of the utterance, for the task it asks for
 
+    @property
+    def understood(self) -> bool:
+        """The words mean something here (not only sound like a choice): the recognizer's reading fits."""
+        return self.value is not None and self.kind != "guess"
+
 
 class Interpreter:
     def __init__(self, flow: Flow, nlu, lex: Lexicon, voice: str = "en-us"):

@@ -33,7 +33,8 @@ class Lexicon:
         self.negators, self.determiners = set(data["negators"]), set(data["determiners"])
         a = data["answers"]
         self.yes, self.no, self.unsure = phrases(a["yes"]), phrases(a["no"]), phrases(a["unsure"])
-        self.negate_after, self.after_yes = set(a["negate_after"]), set(a["after_yes"])
+        self.negate_after, self.after_yes, self.before_yes = set(a["negate_after"]), set(a["after_yes"]), \
+            set(a["before_yes"])
         self.frustration = phrases(data["frustration"])
         self.disfluencies, self.fillers = set(data["disfluencies"]), set(data["fillers"])
         self.trailing = frozenset(data["trailing"])

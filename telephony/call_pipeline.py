@@ -281,7 +281,8 @@ class CallPipeline:
     def _listen(self, listen: Listen) -> None:
         self.listen, self.armed = listen, False
         self.recorder.mute_caller = listen.sensitive   # PCI: no PIN in the recording
-        self.turns.listen(listen.hints, listen.timeout_s)
+        useful = self.turns.recognizer.uses_hints(listen.expect)
+        self.turns.listen(listen.hints if useful else None, listen.timeout_s)
         if listen.expect == "digits":
             self.keys.expect(DigitEntry(listen.min_digits or 1, listen.max_digits or 20,
                                         getattr(listen, "inter_digit_s", None) or 3.0,

@@ -39,6 +39,7 @@ class TurnTaking:
         self.hints: list[str] | None = None
         self.listening = False
         self.speculation: Speculation | None = None
+        self._last_judged: tuple[str, object] | None = None
         self._carry: list[Utterance] = []      # parts of a turn cut at the maximum utterance length
         self._carry_quiet = 0                  # frames of no speech since the last cut part
 
@@ -101,7 +102,7 @@ class TurnTaking:
                 or not (may_take_turn and self.listening) or not self._early_ready()):
             return []
         if spec.understanding is None:  # judged once per transcript, not on every frame
-            spec.understanding = self.judge(self._speculative_text())
+            spec.understanding = self._judged(self._speculative_text())
         if not spec.understanding.complete:
             return []
         parts, self._carry = [*self._carry, self.endpointer.cut()], []
@@ -115,9 +116,20 @@ class TurnTaking:
         """Recognise the words so far while the caller pauses; the result stands if no speech follows."""
         audio, end_frame = self.endpointer.audio_so_far()
         audio = b"".join(u.audio for u in self._carry) + audio
-        future = self.recognizer.submit_pcm16(audio, RATE, hints=self.hints, word_timestamps=False)
+        future = self.recognizer.submit_pcm16(audio, RATE, hints=self.hints, word_timestamps=False, fits=self._fits)
         future.add_done_callback(lambda _: self.notify())
         self.speculation = Speculation(end_frame, speech_end, self.clock(), future)
+
+    def _fits(self, text: str) -> bool:
+        """Whether a reading means something in the dialog's state (else the recognizer may try the hints)."""
+        return bool(getattr(self._judged(text), "understood", True))
+
+    def _judged(self, text: str):
+        """The dialog's reading of `text`; the recognizer's last one is reused (it ran in the ASR pool)."""
+        last = self._last_judged
+        if last is None or last[0] != text:
+            last = self._last_judged = (text, self.judge(text))
+        return last[1]
 
     def _early_ready(self) -> bool:
         """The speculative transcript is in, and the caller has said nothing since it started."""
@@ -143,7 +155,8 @@ class TurnTaking:
                 transcript = None
         if transcript is None:
             audio = b"".join(u.audio for u in parts)
-            transcript = self.recognizer.transcribe_pcm16(audio, RATE, hints=self.hints, word_timestamps=False)
+            transcript = self.recognizer.transcribe_pcm16(audio, RATE, hints=self.hints, word_timestamps=False,
+                                                          fits=self._fits)
         timings["asr_ms"] = round((self.clock() - start) * 1000, 1)  # what the caller waits for after the hangover
         if len(parts) > 1:
             timings["parts"] = len(parts)

@@ -45,7 +45,7 @@ def test_long_audio_uses_the_30s_path(live_asr):
 
 
 def test_hints_and_shared_pool(live_asr):
-    was, live_asr.prompt_hints = live_asr.prompt_hints, True   # the prompt path (asr.whisper_prompt_hints)
+    assert live_asr.uses_hints("intent") and not live_asr.uses_hints("digits")   # asr.whisper_prompt_hints
     futures = [live_asr.submit(asterisk(n, 16000), hints=["password", "pound key"], word_timestamps=False)
                for n in ("agent-pass", "auth-thankyou")]
     texts = [f.result(timeout=60).text.lower() for f in futures]
@@ -56,9 +56,22 @@ def test_hints_and_shared_pool(live_asr):
             "transactions", "transfer", "check my balance", "recent transactions", "lost card", "transfer money",
             "branch hours"]
     long_prompt = live_asr.transcribe(asterisk("agent-pass", 16000), hints=menu, word_timestamps=False).text.lower()
-    live_asr.prompt_hints = was
     assert "password" in texts[0] and "thank you" in texts[1]
     assert "enter your password" in long_prompt, long_prompt
+    # one word after the menu's phrases: Whisper once went on "goodbye, goodbye, goodbye..." into the padding
+    for name in ("goodbye", "hours"):
+        heard = live_asr.transcribe(asterisk(name, 16000), hints=menu, word_timestamps=False).text
+        assert heard.lower().strip(".!") == name, heard
+
+
+@pytest.mark.parametrize("ids, first", [
+    ([7, 8, 7, 8, 7], [7, 8]), ([5, 1, 2, 3, 1, 2, 3, 1], [5, 1, 2, 3]), ([1, 2, 3], [1, 2, 3]), ([4, 4], [4]),
+    ([], []),
+])
+def test_a_decode_said_again_into_the_padding_keeps_its_first_saying(ids, first):
+    from asr.whisper_backend import _first_of_repeats
+
+    assert _first_of_repeats(ids) == first
 
 
 def test_accurate_model_is_joined_once_and_detects_language(data_dir):

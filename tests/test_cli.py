@@ -60,6 +60,27 @@ def test_understand_runs_the_live_path_on_recorded_speech():
     assert r.returncode == 0 and json.loads(r.stdout)["intent"] == "goodbye", r.stdout + r.stderr
 
 
+def test_a_menu_word_misheard_at_first_is_heard_again_with_the_menus_phrases(tmp_path):
+    """Issue 13's own examples: espeak-ng's m3 voice over G.711 saying "operator" is heard as "Ah, we're ready."
+    by open transcription; decoded again with the menu's phrases as Whisper's previous text, it is "Operator."."""
+    import subprocess
+
+    from asr import load_audio
+
+    files = []
+    for i, words in enumerate(["operator", "customer service"]):
+        raw = tmp_path / f"raw{i}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us+m3", "-s", "160", "-w", str(raw), words], check=True)
+        files.append(str(tmp_path / f"line{i}.wav"))
+        sf.write(files[-1], load_audio(str(raw), 8000), 8000, subtype="ULAW")
+    heard = run_ivr("understand", *files, "--json")
+    plain = run_ivr("understand", *files, "--json", env={"IVR_ASR__WHISPER_PROMPT_HINTS": "[]"})
+    assert heard.returncode == 0 and plain.returncode == 0, heard.stderr + plain.stderr
+    heard, plain = ([json.loads(line) for line in r.stdout.splitlines()] for r in (heard, plain))
+    assert [h["intent"] for h in heard] == ["speak_to_agent", "speak_to_agent"], heard
+    assert [p["intent"] for p in plain] == [None, None], plain           # what open transcription alone made of it
+
+
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")

@@ -26,6 +26,14 @@ def test_refusals_and_doubt_never_move_money(app, answer):
         assert "Okay, I've cancelled that transfer. No money was moved." in said
 
 
+@pytest.mark.parametrize("heard", ["and correct.", "in the correct.", "and off-right."])
+def test_a_no_misheard_as_words_around_a_yes_is_asked_again(app, heard):
+    """ "incorrect" / "not right" as the live model heard them over G.711 (bench/spoken_nlu.py)."""
+    said, _ = chat(app, "dtmf:2468", "transfer 10 dollars to savings", heard)
+    assert balance(app, CHECKING) == Decimal("2450.75") and balance(app, SAVINGS) == Decimal("10200.00")
+    assert said[-1] == "Sorry, please say yes or no."
+
+
 def test_unclear_answer_at_card_confirmation_blocks_nothing(app):
     said, _ = chat(app, "dtmf:1357", "I lost my card", "the second one", "the credit one", "I'm not sure", ani=PRIYA)
     assert cards(app)["2222"] == "active" and cards(app)["3333"] == "active"

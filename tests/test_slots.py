@@ -150,6 +150,9 @@ def test_card_choice(said, key):
     ("absolutely", True), ("okay thank you", True),
     ("And, absolutely, our...", False),       # "absolutely not" as tiny.en heard it over the phone
     ("yes but make it 30 dollars", False), ("definitely...", False), ("of course we", False),
+    ("that is correct", True), ("um, yes please", True), ("I said yes", True),
+    # "incorrect" and "not right" as tiny.en heard them from Piper and espeak-ng over G.711 (bench/spoken_nlu.py)
+    ("and correct.", False), ("be correct.", False), ("in the correct.", False), ("and off-right.", False),
 ])
 def test_only_a_clear_yes_may_act(text, clear):
     from ivr.slots import clear_yes
