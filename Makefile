@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := espeak-ng sip-tester asterisk-core-sounds-en-wav asterisk-core-sounds-en sox libsndfile1 postgresql chromium kamailio rtpengine-daemon
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup system-packages bench clean
+.PHONY: run test setup system-packages bench peers clean
 
 setup: system-packages $(STAMP)
 
@@ -53,5 +53,14 @@ bench: setup
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/load.py
 
+# The side-by-side with Pipecat (bench/peers.py): Pipecat in its own venv layered over .venv, never in the product's.
+PEERS := .venv-peers
+peers: setup
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	printf '%s\n%s\n' "$$(cd $(VENV) && pwd)/lib/python3.11/site-packages" "$$(pwd)" \
+	  > $(PEERS)/lib/python3.11/site-packages/zz-main-venv.pth
+	$(PEERS)/bin/pip install -q -r requirements-peers.txt
+	$(PEERS)/bin/python bench/peers.py $(PEERS_ARGS)
+
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) $(PEERS) var .pytest_cache
