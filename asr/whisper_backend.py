@@ -62,13 +62,14 @@ def _first_of_repeats(ids: list[int]) -> list[int]:
     """Text tokens up to the end of their first run of repeats ("Agent. Agent. Agent." -> "Agent."). After the
     state's phrases as previous text, Whisper decodes without timestamps and may say the utterance again into
     the silent padding until its budget runs out; said twice by the caller, it means the same at a menu."""
-    n = len(ids)
-    for start in range(n):
-        for period in range(1, (n - start) // 2 + 1):
-            unit = ids[start:start + period]
-            if all(ids[k] == unit[(k - start) % period] for k in range(start + period, n)):
-                return ids[:start + period]
-    return ids
+    n, best = len(ids), None          # (start of the repeating tail, its period): the earliest, then the shortest
+    for period in range(1, n // 2 + 1):
+        start = n - period            # walk back while each token equals the one a period later
+        while start > 0 and ids[start - 1] == ids[start - 1 + period]:
+            start -= 1
+        if n - start >= 2 * period and (best is None or start < best[0]):
+            best = (start, period)
+    return ids if best is None else ids[:best[0] + best[1]]
 
 
 def _merge_punctuation(words: list[Word]) -> list[Word]:

@@ -47,6 +47,7 @@ class TurnTaking:
     def listen(self, hints: list[str] | None, no_input_s: float | None) -> None:
         """A question was asked: turns are taken from now on; the no-input timer starts with `arm`."""
         self.hints, self.listening, self._no_input_s = hints or None, True, no_input_s
+        self._last_judged = None      # a reading made for the last question is not one for this one
 
     def arm(self) -> None:
         """The question has been heard in full: start the no-input timer."""
