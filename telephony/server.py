@@ -220,12 +220,15 @@ class IvrServer:
         self._free(call)
 
     def _free(self, call: IvrCall) -> None:
-        """Let go of a call object inside its DISCONNECTED callback, while its pjsua id is still its own: pjsua2's
-        ~Call() clears the user data of that id and hangs up whatever call has it, so an object freed after pjsua
-        gave its id to a new call (ids are reused: 4 per process) took that call's callbacks and hung it up."""
+        """Destroy a call's C++ object inside its DISCONNECTED callback, while its pjsua id is still its own (the
+        pjsua2 idiom: `delete this` there). pjsua2's ~Call() clears the user data of its id and hangs up whatever
+        call has it; ids are reused (4 per process), so a destructor run later (when the last Python reference went:
+        a traceback held one in a database outage) took a new call's callbacks and hung it up. The Python object
+        may outlive this as an empty shell: `gone` keeps every path off it."""
         call.gone = True
         self._release_call(call)
-        self._drop_object(call)   # the last reference: freed when the callback returns
+        self._drop_object(call)
+        IvrCall.__swig_destroy__(call)   # deletes the C++ object and disowns it: no second delete later
 
     def _drop_object(self, call: IvrCall) -> None:
         if self._objects.get(call.getId()) is call:

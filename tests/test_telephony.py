@@ -219,6 +219,39 @@ def test_a_call_given_the_sip_id_of_a_call_that_just_ended_runs_to_its_end(serve
         [(c.id, c.outcome) for c in calls]
 
 
+def test_an_ended_calls_object_freed_late_leaves_the_next_call_on_its_id_alone(tmp_path):
+    """In a database outage an exception's traceback kept an ended call's Python object alive until the next cycle
+    collection; by then pjsua had given its id to a new call, and the late ~Call() cleared that call's callbacks and
+    hung it up (stored as never disconnected). Here every ended call's object is kept and dropped a second into the
+    next call on its id: the next call must run to its end all the same."""
+    import sys
+
+    srv = Server(tmp_path / "late", prefix=(sys.executable, str(ROOT / "tests" / "late_free_serve.py")))
+    try:
+        held = subprocess.Popen(["sipp", f"127.0.0.1:{srv.port}", "-sn", "uac", "-s", "bank", "-i", "127.0.0.1",
+                                 "-p", str(free_port()), "-m", "3", "-l", "3", "-r", "10", "-d", "12000", "-nostdin",
+                                 "-timeout", "60", "-timeout_error"], cwd=srv.data_dir,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        row = sipp(srv, "-sn", "uac", "-m", "4", "-l", "1", "-d", "2500", timeout=60)
+        out, err = held.communicate(timeout=90)
+        time.sleep(1.5)
+        calls = srv.calls()
+    finally:
+        srv.proc.send_signal(signal.SIGTERM)
+        try:
+            srv.proc.wait(30)
+        except subprocess.TimeoutExpired:   # a call left open keeps the drain waiting
+            srv.proc.kill()
+            srv.proc.wait(10)
+    assert row.returncode == 0, row.stdout[-2000:] + row.stderr[-1000:]   # no call hung up by the IVR mid-call
+    assert held.returncode == 0, out[-2000:] + err[-1000:]
+    assert "without a disconnect" not in "".join(srv.output)
+    assert len(calls) == 7 and all(c.outcome == "caller_hangup" and c.ended_at for c in calls), \
+        [(c.id, c.outcome) for c in calls]
+    assert srv.proc.returncode == 0, "".join(srv.output[-30:])
+
+
 def test_sigterm_drains_active_calls(tmp_path):
     srv = Server(tmp_path / "drain", env={"IVR_TELEPHONY__DRAIN_TIMEOUT_S": "60"})
     caller = subprocess.Popen([IVR, "call", srv.uri, "--ani", "+15550101", "--dtmf", "1357#", "--say",
