@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .words import Lexicon, find, load_words, tokens
+from .words import CJK, Lexicon, find, join, load_words, lookup, tokens
 
 words = tokens  # the tokenizer, under its old name
 
@@ -28,6 +28,11 @@ def parse_digits(text: str, lex: Lexicon | None = None) -> str | None:
             d = str(w.units[nxt]) if nxt in w.units else nxt
             out.append(d * w.repeat[t])
             i += 2
+            continue
+        after = toks[i + 2] if i + 2 < len(toks) else ""
+        if t in w.units and w.units[t] and nxt in w.counter and after in w.units:   # 三个八 -> 888
+            out.append(str(w.units[after]) * w.units[t])
+            i += 3
             continue
         if re.fullmatch(r"[\d.]+", t):
             out.append(t.replace(".", ""))  # Whisper writes spoken digits as "2.4.6.8." at times
@@ -53,6 +58,8 @@ def parse_digits(text: str, lex: Lexicon | None = None) -> str | None:
 def _number_words(toks: list[str], i: int, w: Lexicon) -> tuple[int | None, int]:
     """One spoken number from toks[i], by the rules of number words: 'one fifty' is two numbers (1, 50),
     'a hundred and five' one. Returns (value, next index)."""
+    if w.grammar == "chinese":
+        return _chinese_number(toks, i, w)
     total, current, last = 0, 0, None  # last: unit | teen | tens | hundred | scale | article
     while i < len(toks):
         t = toks[i]
@@ -76,6 +83,37 @@ def _number_words(toks: list[str], i: int, w: Lexicon) -> tuple[int | None, int]
             break
         i += 1
     return (total + current if last not in (None, "article") else None), i
+
+
+def _chinese_number(toks: list[str], i: int, w: Lexicon) -> tuple[Decimal | None, int]:
+    """One number in Chinese numerals (or digits with them) from toks[i]: 一百零五 105, 两千四百五十 2450, 十五 15,
+    一万二千 12000, 3千 3000; a last digit right after 百/千/万 counts in the next lower place, as callers say it:
+    一百五 150, 两万五 25000. Two digits in a row are two numbers. Returns (value, next index)."""
+    total, section, digit, last_scale, zero, start = Decimal(0), Decimal(0), None, 0, False, i
+    while i < len(toks):
+        t = toks[i]
+        if digit is None and re.fullmatch(r"\d+(?:\.\d+)?", t) and i == start:
+            digit = Decimal(t)
+        elif digit is None and t in w.units and not (zero and w.units[t] == 0):
+            if w.units[t] == 0 and i > start:
+                zero = True          # 一百零五: a place left empty
+            else:
+                digit = Decimal(w.units[t])
+        elif t in w.scales and (digit is not None or w.scales[t] == 10 or i > start):
+            scale = w.scales[t]
+            if scale >= 10000:
+                total, section = (total + section + (digit or 0)) * scale, Decimal(0)
+            else:
+                section += (digit if digit is not None else 1) * scale
+            digit, last_scale, zero = None, scale, False
+        else:
+            break
+        i += 1
+    if i == start:
+        return None, i
+    if digit is not None:
+        section += digit * (last_scale // 10 if last_scale >= 100 and not zero else 1)
+    return total + section, i
 
 
 @dataclass(frozen=True)
@@ -105,7 +143,7 @@ def read_amount(text: str, lex: Lexicon | None = None) -> Amount:
             if i >= len(toks):
                 break
             t = toks[i]
-        if re.fullmatch(r"\d+(?:\.\d+)?", t):
+        if re.fullmatch(r"\d+(?:\.\d+)?", t) and w.grammar != "chinese":
             value, i = Decimal(t), i + 1
         else:
             n, j = _number_words(toks, i, w)
@@ -118,6 +156,8 @@ def read_amount(text: str, lex: Lexicon | None = None) -> Amount:
             unit, i = "dollars", i + 1
         elif i < len(toks) and toks[i] in w.cents:
             unit, i = "cents", i + 1
+        elif i < len(toks) and toks[i] in w.tenths:
+            unit, i = "tenths", i + 1
         groups.append(dict(value=value, unit=unit, negative=negative, start=start, end=i))
         negative = False
     if not groups:
@@ -138,16 +178,33 @@ def read_amount(text: str, lex: Lexicon | None = None) -> Amount:
     k = groups.index(main) if main else -1
     if main is not None and k > 0 and groups[k - 1]["unit"] == "" and adjacent(groups[k - 1], main):
         return Amount("ambiguous")  # "one fifty dollars"
-    cents = Decimal(0)
-    after = groups[k + 1] if main is not None and k + 1 < len(groups) else None
-    if after and adjacent(main, after) and (after["unit"] == "cents" or (after["unit"] == "" and after["value"] < 100)):
-        cents = after["value"]
-    elif main is None:
-        cents = next((g["value"] for g in groups if g["unit"] == "cents"), Decimal(0))
-    amount = (main["value"] if main else Decimal(0)) + cents / 100
+    if main is not None:
+        fraction = _fraction(groups[k + 1:], main, w.after_dollars, adjacent)
+    else:
+        first = next((j for j, g in enumerate(groups) if g["unit"] in ("cents", "tenths")), None)
+        fraction = _fraction(groups[first:], None, "", adjacent) if first is not None else Decimal(0)
+    amount = (main["value"] if main else Decimal(0)) + fraction
     if (main or groups[0])["negative"]:
         return Amount("negative", -amount.quantize(Decimal("0.01")))
     return Amount("ok", amount.quantize(Decimal("0.01")))
+
+
+def _fraction(groups: list[dict], before: dict | None, bare_unit: str, adjacent) -> Decimal:
+    """The part below the currency unit spoken right after it: 'fifty dollars twenty' (cents), 一百二十块五 (五 is
+    tenths: .5), 三块五毛六 (.56); each part must follow the one before it."""
+    fraction, expect = Decimal(0), bare_unit
+    for g in groups:
+        unit = g["unit"] or expect
+        if before is not None and not adjacent(before, g):
+            break
+        if unit == "tenths" and g["value"] < 10:
+            fraction, expect = fraction + g["value"] / 10, "cents"
+        elif unit == "cents" and g["value"] < 100:
+            fraction, expect = fraction + g["value"] / 100, ""
+        else:
+            break
+        before = g
+    return fraction
 
 
 def parse_amount(text: str, lex: Lexicon | None = None) -> str | None:
@@ -160,7 +217,7 @@ def parse_amount(text: str, lex: Lexicon | None = None) -> str | None:
 def parse_accounts(text: str, lex: Lexicon | None = None) -> list[str]:
     """Account names in the order spoken: 'from savings to checking' -> ['savings', 'checking']."""
     w = _lex(lex)
-    return [w.accounts[t] for t in tokens(text) if t in w.accounts]
+    return [kind for _, _, kind in lookup(tokens(text), w.account_table)]
 
 
 def parse_transfer_accounts(text: str, lex: Lexicon | None = None) -> tuple[str | None, str | None]:
@@ -169,16 +226,14 @@ def parse_transfer_accounts(text: str, lex: Lexicon | None = None) -> tuple[str 
     toks = tokens(text)
     src = dst = None
     loose: list[str] = []
-    for k, t in enumerate(toks):
-        if t not in w.accounts:
-            continue
+    for k, _, kind in lookup(toks, w.account_table):
         prep = next((toks[j] for j in range(k - 1, max(-1, k - 4), -1) if toks[j] in w.from_words | w.to_words), None)
         if prep in w.from_words:
-            src = w.accounts[t]
+            src = kind
         elif prep in w.to_words:
-            dst = w.accounts[t]
+            dst = kind
         else:
-            loose.append(w.accounts[t])
+            loose.append(kind)
     for acc in loose:
         if src is None:
             src = acc
@@ -247,17 +302,16 @@ def pick_card(text: str, cards: list[tuple[str, str]], lex: Lexicon | None = Non
     n = len(cards)
     signals: list[set[int]] = []
     wanted, unwanted = set(), set()
-    for k, t in enumerate(toks):
-        if t in w.cards:
-            j = k - 1
-            while j >= 0 and toks[j] in w.determiners:
-                j -= 1
-            (unwanted if j >= 0 and toks[j] in w.negators else wanted).add(w.cards[t])
+    for k, _, kind in lookup(toks, w.card_table):
+        j = k - 1
+        while j >= 0 and toks[j] in w.determiners:
+            j -= 1
+        (unwanted if j >= 0 and toks[j] in w.negators else wanted).add(kind)
     if wanted:
         signals.append({i for i, (kind, _) in enumerate(cards) if kind in wanted})
     if unwanted:
         signals.append({i for i, (kind, _) in enumerate(cards) if kind not in unwanted})
-    ordinals = {w.ordinals[t] for t in toks if t in w.ordinals}
+    ordinals = {o for _, _, o in lookup(toks, w.ordinal_table)}
     if ordinals:
         signals.append({(o - 1) if o > 0 else n + o for o in ordinals})
     digits = parse_digits(text, w) or ""
@@ -280,10 +334,12 @@ def mentions(text: str, table: list[tuple[str, ...]]) -> bool:
 def strip_fillers(text: str, lex: Lexicon | None = None) -> str:
     """Only the words that carry a command: 'uh agent please' -> 'agent' (for exact keyword rules)."""
     w = _lex(lex)
-    return " ".join(t for t in tokens(text) if t not in w.fillers)
+    return join([t for t in tokens(text) if t not in w.fillers])
 
 
 def strip_disfluencies(text: str, lex: Lexicon | None = None) -> str:
     """'um I'd like to, uh, move money' -> 'I'd like to, move money' (for the embedding model)."""
     w = _lex(lex)
+    if re.search(f"[{CJK}]", text):
+        return join([t for t in tokens(text) if t not in w.disfluencies]) or text
     return " ".join(t for t in text.split() if t.lower().strip(",.") not in w.disfluencies).strip() or text

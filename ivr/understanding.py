@@ -22,7 +22,7 @@ from .flow import CONFIRM, Flow, State
 from .nlu import NluResult
 from .slots import answer, clear_yes, parse_accounts, parse_digits, pick_card, read_amount
 from .sounds_like import Phonemizer, SoundsLike
-from .words import Lexicon, find, tokens
+from .words import Lexicon, find, lookup, tokens
 
 EARLY_END_CONFIDENCE = 0.65  # intent confidence that lets a turn end before the full hangover
 REQUEST_CONFIDENCE = 0.55    # a new request in a state that asks something else must be at least this clear
@@ -59,7 +59,7 @@ class Interpreter:
     def understand(self, st: State, text: str, confidence: float, ctx, task: str | None) -> Understanding:
         lex, flow = self.lex, self.flow
         toks = tokens(text)
-        trails = not toks or toks[-1] in lex.trailing or bool(re.search(r"(,|\.\.\.|…|-)\s*$", text))
+        trails = not toks or toks[-1] in lex.trailing or bool(re.search(r"(,|，|、|\.\.\.|…|-)\s*$", text))
         nlu: NluResult | None = None
 
         def result(value, kind="answer", complete=None, target=None) -> Understanding:
@@ -160,7 +160,9 @@ class Interpreter:
         if st.expect == "amount":
             return value == "everything" or bool(toks & (lex.dollars | lex.cents))
         if st.expect == "card":  # "the debit one", "the last one", or the last four digits
-            return bool(toks & (set(lex.cards) | set(lex.ordinals))) or len(parse_digits(text, lex) or "") >= 4
+            said = tokens(text)
+            return bool(lookup(said, lex.card_table) or lookup(said, lex.ordinal_table)) \
+                or len(parse_digits(text, lex) or "") >= 4
         if st.expect == "confirm":  # "yes... but make it 30", "no, make it 100": a read-back answer waits for the
             return False            # full hangover, so a correction after a pause is never cut off
         return True

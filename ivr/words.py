@@ -1,5 +1,9 @@
 """Language words as data: config/words/<language>.yaml (numbers, money, accounts, cards, yes/no/unsure answers,
-fillers, ASR hints). The parsers in ivr/slots.py and ivr/understanding.py read them from here."""
+fillers, ASR hints). The parsers in ivr/slots.py and ivr/understanding.py read them from here.
+
+Text is read as tokens: words of a spaced language, and each Chinese character on its own (Chinese writes no
+spaces, and a phrase such as 不是 is then the token sequence 不, 是). Phrases of the YAML are tokenized the same
+way, so matching is one rule for every language."""
 from __future__ import annotations
 
 import re
@@ -12,6 +16,8 @@ class Lexicon:
     def __init__(self, data: dict, language: str):
         self.language = language
         n, m = data["numbers"], data["money"]
+        self.grammar: str = n.get("grammar", "english")      # how number words combine: english | chinese
+        self.counter = set(n.get("counter", []))             # "三个八" = 888: a count, this word, a digit
         self.units: dict[str, int] = n["units"]
         self.spoken_zero = set(n["spoken_zero"])
         self.teens: dict[str, int] = n["teens"]
@@ -22,13 +28,17 @@ class Lexicon:
         self.repeat: dict[str, int] = n["repeat"]
         self.ordinals: dict[str, int] = n["ordinals"]
         self.dollars, self.cents = set(m["dollars"]), set(m["cents"])
+        self.tenths = set(m.get("tenths", []))                # 角 / 毛: a tenth of the currency unit
+        self.after_dollars: str = m.get("after_dollars", "cents")  # a bare number after the unit: cents | tenths
         self.currency_symbol: str = m["symbol"]
         self.negative = set(m["negative"])
         self.everything = phrases(m["everything"])
         self.corrections = phrases(m["corrections"])
         self.accounts: dict[str, str] = data["accounts"]
+        self.account_table = table(self.accounts)
         self.from_words, self.to_words = set(data["directions"]["from"]), set(data["directions"]["to"])
         self.cards: dict[str, str] = data["cards"]
+        self.card_table, self.ordinal_table = table(self.cards), table(self.ordinals)
         self.card_key_words = set(data["card_key_words"])
         self.negators, self.determiners = set(data["negators"]), set(data["determiners"])
         a = data["answers"]
@@ -45,8 +55,18 @@ class Lexicon:
 
 
 def phrases(items: list[str]) -> list[tuple[str, ...]]:
-    """Word tuples, longest first, so that 'not sure' is found before 'sure'."""
-    return sorted({tuple(p.split()) for p in items}, key=len, reverse=True)
+    """Token tuples, longest first, so that 'not sure' is found before 'sure' (and 不是 before 是)."""
+    return sorted({tuple(tokens(str(p))) for p in items} - {()}, key=len, reverse=True)
+
+
+def table(mapping: dict) -> dict[tuple[str, ...], object]:
+    """A {phrase: value} table keyed by token tuples ('活期' -> ('活', '期'))."""
+    return {tuple(tokens(str(k))): v for k, v in mapping.items()}
+
+
+def lookup(toks: list[str], mapping: dict[tuple[str, ...], object]) -> list[tuple[int, int, object]]:
+    """(start, end, value) of each phrase of a `table()` found in `toks`, in order, longest phrases first."""
+    return [(s, e, mapping[tuple(toks[s:e])]) for s, e in find(toks, sorted(mapping, key=len, reverse=True))]
 
 
 def find(toks: list[str], table: list[tuple[str, ...]]) -> list[tuple[int, int]]:
@@ -61,12 +81,31 @@ def find(toks: list[str], table: list[tuple[str, ...]]) -> list[tuple[int, int]]
     return sorted(spans)
 
 
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\u3007"   # Chinese characters (and 〇, the zero)
+_TOKEN = re.compile(rf"\$|¥|-|\d+(?:\.\d+)?|[a-z']+|[{CJK}]")
+
+
 def tokens(text: str) -> list[str]:
-    """Lower-case tokens; digits, '$' and decimals kept; 'twenty-four' -> 'twenty four'; '-50' keeps its sign as a '-' token."""
-    text = text.lower().replace("’", "'")
+    """Lower-case tokens; digits, '$', '¥' and decimals kept; 'twenty-four' -> 'twenty four'; '-50' keeps its sign
+    as a '-' token; each Chinese character is a token."""
+    text = text.lower().replace("’", "'").replace("￥", "¥")
     text = re.sub(r"(?<![\w])-(?=\d)", " \0 ", text).replace("-", " ").replace("\0", "-").replace("$", " $ ")
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    return re.findall(r"\$|-|\d+(?:\.\d+)?|[a-z']+", text)
+    return _TOKEN.findall(text)
+
+
+def join(toks: list[str]) -> str:
+    """Tokens back into text: spaces between words, none between Chinese characters."""
+    out = ""
+    for t in toks:
+        if out and not (is_cjk(out[-1]) and is_cjk(t[0])):
+            out += " "
+        out += t
+    return out
+
+
+def is_cjk(ch: str) -> bool:
+    return bool(re.fullmatch(f"[{CJK}]", ch))
 
 
 @cache
