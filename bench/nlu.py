@@ -1,8 +1,9 @@
-"""NLU benchmark: intent accuracy on the examples (config/intents/en.yaml) and on the held-out phrasing table
-(tests/data/nlu_heldout.yaml, never used for tuning; nlu_dev.yaml was used), and latency per utterance on CPU.
+"""NLU benchmark, per language: intent accuracy on the examples (config/intents/<language>.yaml) and on the
+held-out phrasing table (tests/data/nlu_heldout[_zh].yaml, never used for tuning; nlu_dev[_zh].yaml was used),
+and latency per utterance on CPU.
 
-    python bench/nlu.py
-Targets: >= 97 % held-out accuracy, <= 10 ms per utterance.
+    python bench/nlu.py [--language en|zh|all]
+Targets: >= 97 % held-out accuracy in English, >= 95 % in Mandarin, <= 10 ms per utterance.
 Also: how the dialog reads answers at a read-back (transfer_confirm: yes / no / unclear / a new request /
 a correction) and at the card choice (two cards, debit ...2222 and credit ...3333), on phrasings written for
 this benchmark. A wrong "yes" there would move money, so those misses are listed first.
@@ -23,18 +24,22 @@ from ivr.nlu import get_classifier  # noqa: E402
 
 DEV = ROOT / "tests" / "data" / "nlu_dev.yaml"
 HELD_OUT = ROOT / "tests" / "data" / "nlu_heldout.yaml"
+DEV_ZH = ROOT / "tests" / "data" / "nlu_dev_zh.yaml"
+HELD_OUT_ZH = ROOT / "tests" / "data" / "nlu_heldout_zh.yaml"
+TABLES = {"en": (DEV, HELD_OUT), "zh": (DEV_ZH, HELD_OUT_ZH)}
 
 
-def table_cases(path: Path) -> list[tuple[str, str, str | None]]:
-    """(text, expected intent, state) for every phrasing in a table."""
+def table_cases(path: Path) -> list[tuple[str, str | None, str | None]]:
+    """(text, expected intent, state) for every phrasing in a table; `none:` phrasings must match no intent."""
     table = load_yaml(path, "phrasings")
-    cases = [(t, intent, None) for intent, texts in table.items() if intent != "confirm" for t in texts]
+    cases = [(t, None if intent == "none" else intent, None)
+             for intent, texts in table.items() if intent != "confirm" for t in texts]
     cases += [(t, yn, "confirm") for yn, texts in table["confirm"].items() for t in texts]
     return cases
 
 
-def example_cases() -> list[tuple[str, str, str | None]]:
-    data = load_yaml(CONFIG_DIR / "intents" / "en.yaml", "intents")
+def example_cases(language: str = "en") -> list[tuple[str, str, str | None]]:
+    data = load_yaml(CONFIG_DIR / "intents" / f"{language}.yaml", "intents")
     cases = [(t, name, None) for name, spec in data["intents"].items() for t in spec["examples"]]
     cases += [(t, name, "confirm") for name, spec in data["confirm_intents"].items() for t in spec["examples"]]
     return cases
@@ -76,6 +81,23 @@ CARD_TABLE = [
     ("no, the credit one", "2"), ("it's the credit card that's gone", "2"), ("the other one, credit", "2"),
     ("the blue one", None), ("the third card", None), ("I'm not sure which", None), ("debit ending 3333", None),
 ]
+CONFIRM_TABLE_ZH = [
+    ("是的", "yes"), ("对，没错", "yes"), ("好的，转吧", "yes"), ("确认", "yes"), ("嗯，对的", "yes"), ("可以", "yes"),
+    ("没问题", "yes"), ("当然", "yes"),
+    ("不是", "no"), ("不对", "no"), ("不要转", "no"), ("取消", "no"), ("算了", "no"), ("不用了", "no"), ("错了", "no"),
+    ("不行，别转", "no"),
+    ("我不确定", None), ("可能吧", None), ("让我想想", None), ("等一下", None), ("是不是", None), ("对不起", None),
+    ("金额是多少来着", "@repeat"), ("先帮我查一下余额", "check_balance"), ("我的卡丢了", "report_lost_card"),
+    ("不对，改成一百块", "correction"), ("是，不过改成三十块", "correction"), ("改成五十块吧", "correction"),
+    ("转人工", "@speak_to_agent"),
+]
+CARD_TABLE_ZH = [
+    ("借记卡", "1"), ("我的借记卡", "1"), ("第一张", "1"), ("尾号二二二二", "1"), ("不是信用卡", "1"), ("储蓄卡", "1"),
+    ("信用卡", "2"), ("第二张", "2"), ("最后一张", "2"), ("按二", "2"), ("尾号是三三三三的那张", "2"),
+    ("不是借记卡，是信用卡", "2"),
+    ("蓝色的那张", None), ("第三张", None), ("我不知道是哪张", None), ("借记卡尾号三三三三", None),
+]
+DIALOG_TABLES = {"en": (CONFIRM_TABLE, CARD_TABLE), "zh": (CONFIRM_TABLE_ZH, CARD_TABLE_ZH)}
 
 
 def confirm_reading(interpreter, state, ctx, text: str) -> str | None:
@@ -85,46 +107,50 @@ def confirm_reading(interpreter, state, ctx, text: str) -> str | None:
     return "correction" if u.kind == "correction" else u.value
 
 
-def dialog_tables(clf) -> None:
+def dialog_tables(clf, language: str = "en") -> None:
     from ivr.context import CallContext
     from ivr.flow import load_flow
     from ivr.slots import pick_card
     from ivr.understanding import Interpreter
     from ivr.words import load_words
 
+    confirm_table, card_table = DIALOG_TABLES[language]
+    lex = load_words(language)
     flow = load_flow()
-    interpreter = Interpreter(flow, clf, load_words("en"))
+    interpreter = Interpreter(flow, clf, lex)
     ctx = CallContext(None, None)
     ctx.answers["transfer_amount"] = "40.00"
     state = flow.states["transfer_confirm"]
-    misses = [(t, want, got) for t, want in CONFIRM_TABLE
+    misses = [(t, want, got) for t, want in confirm_table
               if (got := confirm_reading(interpreter, state, ctx, t)) != want]
     unsafe = [m for m in misses if m[2] == "yes"]
-    print(f"{'read-back answers':<22} {len(CONFIRM_TABLE):>4} utterances  accuracy "
-          f"{(1 - len(misses) / len(CONFIRM_TABLE)) * 100:5.1f}%  (wrong yes: {len(unsafe)})")
+    print(f"{'read-back answers':<22} {len(confirm_table):>4} utterances  accuracy "
+          f"{(1 - len(misses) / len(confirm_table)) * 100:5.1f}%  (wrong yes: {len(unsafe)})")
     for text, want, got in sorted(misses, key=lambda m: m[2] != "yes"):
         print(f"    miss: {text!r}: expected {want}, got {got}")
     cards = [("debit", "2222"), ("credit", "3333")]
-    misses = [(t, want, got) for t, want in CARD_TABLE if (got := pick_card(t, cards)) != want]
-    print(f"{'card choice':<22} {len(CARD_TABLE):>4} utterances  accuracy "
-          f"{(1 - len(misses) / len(CARD_TABLE)) * 100:5.1f}%  (wrong card: "
+    misses = [(t, want, got) for t, want in card_table if (got := pick_card(t, cards, lex)) != want]
+    print(f"{'card choice':<22} {len(card_table):>4} utterances  accuracy "
+          f"{(1 - len(misses) / len(card_table)) * 100:5.1f}%  (wrong card: "
           f"{sum(1 for m in misses if m[2] is not None)})")
     for text, want, got in misses:
         print(f"    miss: {text!r}: expected {want}, got {got}")
 
 
-def main() -> None:
-    clf = get_classifier()
-    dialog_tables(clf)
-    for label, cases in (("examples (in config)", example_cases()), ("dev table", table_cases(DEV)),
-                         ("held-out table", table_cases(HELD_OUT))):
+def report(language: str) -> None:
+    clf = get_classifier(language)
+    dev, held_out = TABLES[language]
+    print(f"== {language} ({clf.encoder.__class__.__name__})")
+    dialog_tables(clf, language)
+    for label, cases in (("examples (in config)", example_cases(language)), ("dev table", table_cases(dev)),
+                         ("held-out table", table_cases(held_out))):
         acc, right, total, misses = evaluate(clf, cases)
         print(f"{label:<22} {len(cases):>4} utterances  accuracy {acc * 100:5.1f}%")
         for intent in total:
-            print(f"    {intent:<20} {right[intent]:>3}/{total[intent]:<3}")
+            print(f"    {str(intent):<20} {right[intent]:>3}/{total[intent]:<3}")
         for text, want, got in misses:
             print(f"    miss: {text!r}: expected {want}, got {got}")
-    texts = [t for t, _, _ in table_cases(HELD_OUT)]
+    texts = [t for t, _, _ in table_cases(held_out)]
     times = []
     for text in texts * 3:
         start = time.perf_counter()
@@ -133,6 +159,16 @@ def main() -> None:
     times.sort()
     print(f"latency per utterance: median {statistics.median(times) * 1000:.1f} ms, "
           f"p95 {times[int(len(times) * 0.95)] * 1000:.1f} ms (n={len(times)})")
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--language", choices=["en", "zh", "all"], default="all")
+    args = parser.parse_args()
+    for language in (["en", "zh"] if args.language == "all" else [args.language]):
+        report(language)
 
 
 if __name__ == "__main__":

