@@ -83,11 +83,20 @@ def _merge_punctuation(words: list[Word]) -> list[Word]:
     return out
 
 
+def simplified(text: str, language: str) -> str:
+    """Chinese in simplified characters (Whisper writes traditional ones at times: 帳戶餘額 -> 账户余额)."""
+    if language != "zh" or not text:
+        return text
+    from zhconv import convert
+
+    return convert(text, "zh-cn")
+
+
 class WhisperRecognizer(Recognizer):
     name = "whisper"
 
     def __init__(self, model_dir, device="auto", compute_type="auto", cpu_threads=2, workers=1,
-                 language="en", min_window_s=10.0, prompt_kinds=()):
+                 language="en", min_window_s=10.0, prompt_kinds=(), forced_language=None):
         super().__init__(workers)
         self.device, self.compute_type = pick_device(device, compute_type)
         self.model = WhisperModel(str(model_dir), device=self.device, compute_type=self.compute_type,
@@ -96,6 +105,9 @@ class WhisperRecognizer(Recognizer):
         self.default_language = language if self.multilingual else "en"
         self.min_window_s = min_window_s
         self.prompt_kinds = set(prompt_kinds)  # states whose hints become previous text (asr.whisper_prompt_hints)
+        self.forced_language = forced_language  # a call's language: never detected (a Mandarin call says "OK")
+        if forced_language and not self.multilingual:
+            raise ValueError(f"model {model_dir} is English-only: it cannot recognise {forced_language!r}")
 
     def uses_hints(self, kind: str) -> bool:
         return kind in self.prompt_kinds
@@ -106,7 +118,7 @@ class WhisperRecognizer(Recognizer):
     def transcribe_many(self, audios: list[np.ndarray], hints=None, language=None,
                         word_timestamps=True, fits=None) -> list[Transcript]:
         """Recognise several utterances in one batch (one encoder and decoder pass on a GPU)."""
-        language = language or (None if self.multilingual else "en")
+        language = language or self.forced_language or (None if self.multilingual else "en")
         results: list[Transcript | None] = [None] * len(audios)
         for i, a in enumerate(audios):
             if len(a) and float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) < SILENT_RMS:
@@ -198,7 +210,8 @@ class WhisperRecognizer(Recognizer):
                 words = _merge_punctuation([Word(w["word"].strip(), round(float(w["start"]), 3),
                                                  round(min(float(w["end"]), duration), 3),
                                                  round(float(w["probability"]), 3)) for w in found])
-            results.append(Transcript(text, tok.language_code, round(duration, 3), round(confidence, 3), words))
+            results.append(Transcript(simplified(text, tok.language_code), tok.language_code, round(duration, 3),
+                                      round(confidence, 3), words))
         return results
 
     def _decode_long(self, audio, language, word_timestamps) -> Transcript:
@@ -214,6 +227,6 @@ class WhisperRecognizer(Recognizer):
         words = [Word(w.word.strip(), round(w.start, 3), round(w.end, 3), round(w.probability, 3))
                  for s in segments for w in (s.words or [])]
         probs = [math.exp(s.avg_logprob) for s in segments]
-        text = " ".join(s.text.strip() for s in segments).strip()
+        text = simplified(" ".join(s.text.strip() for s in segments).strip(), info.language)
         confidence = sum(probs) / len(probs) if probs else 0.0
         return Transcript(text, info.language, round(duration, 3), round(confidence, 3), words)

@@ -29,6 +29,7 @@ class AsrSettings(BaseModel):
     vosk_model: str = ""
     min_window_s: float = Field(10.0, ge=1.0, le=30.0)
     whisper_prompt_hints: list[str] = ["intent"]   # kinds of answer Whisper is told the phrases of
+    models: dict[str, str] = {"zh": "accurate"}    # live model of a language other than `language` (multilingual)
 
 
 class VadSettings(BaseModel):
@@ -45,6 +46,15 @@ class VadSettings(BaseModel):
     energy_floor_dbfs: float = Field(-50.0, ge=-96, le=0)
 
 
+class TtsVoice(BaseModel):
+    """The voice of one more language (tts.languages)."""
+    engine: Literal["piper", "espeak", "edge"] = "espeak"
+    fallback_engine: Literal["piper", "espeak"] = "espeak"
+    piper_voice: str = ""
+    espeak_voice: str = ""
+    edge_voice: str = ""
+
+
 class TtsSettings(BaseModel):
     engine: Literal["piper", "espeak", "edge"] = "piper"
     voice: str = ""
@@ -54,10 +64,12 @@ class TtsSettings(BaseModel):
     espeak_voice: str = "en-us"
     edge_voice: str = "en-US-AriaNeural"
     cpu_threads: int = Field(0, ge=0, le=256)   # Piper's inference threads; 0: onnxruntime's default (every core)
+    languages: dict[str, TtsVoice] = {"zh": TtsVoice(espeak_voice="cmn-latn-pinyin", edge_voice="zh-CN-XiaoxiaoNeural")}
 
 
 class TelephonySettings(BaseModel):
     user: str = "bank"                     # calls to sip:<user>@host are answered; others get 404
+    language_users: dict[str, str] = {"bank-zh": "zh"}   # more SIP users, each answered in its language
     agent_uri: str = "sip:agent@127.0.0.1:5070"
     rtp_port: int = Field(40000, ge=1024, le=65000)
     rtp_port_range: int = Field(200, ge=8, le=20000)
@@ -130,6 +142,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Path("./var")
     database_url: str = ""
+    languages: list[str] = ["en", "zh"]    # languages a call may be served in; the first is the default
     asr: AsrSettings = AsrSettings()
     vad: VadSettings = VadSettings()
     tts: TtsSettings = TtsSettings()

@@ -14,9 +14,13 @@ def _default_voice(engine: str, s: Settings) -> str:
     return {"piper": s.tts.piper_voice, "espeak": s.tts.espeak_voice, "edge": s.tts.edge_voice}[engine]
 
 
-def get_synthesizer(engine: str | None = None, voice: str | None = None, settings: Settings | None = None) -> Synthesizer:
-    """A synthesizer for `engine`/`voice` (defaults from settings); edge-tts wraps the offline fallback."""
+def get_synthesizer(engine: str | None = None, voice: str | None = None, settings: Settings | None = None,
+                    language: str | None = None) -> Synthesizer:
+    """A synthesizer for `engine`/`voice` (defaults from settings); edge-tts wraps the offline fallback. A language
+    other than the default one (settings.languages[0]) speaks with its voice of tts.languages."""
     s = settings or get_settings()
+    if language and language != s.languages[0]:
+        return _language_synthesizer(language, engine, voice, s)
     engine = engine or s.tts.engine
     if engine not in ENGINES:
         raise TtsError(f"unknown TTS engine {engine!r}: use one of {', '.join(ENGINES)}")
@@ -33,6 +37,34 @@ def get_synthesizer(engine: str | None = None, voice: str | None = None, setting
 
     fallback = get_synthesizer(s.tts.fallback_engine, None, s)
     return EdgeSynthesizer(voice, s.data_dir / "tts-cache", fallback, s.tts.edge_timeout_s)
+
+
+def _language_synthesizer(language: str, engine: str | None, voice: str | None, s: Settings) -> Synthesizer:
+    spec = s.tts.languages.get(language)
+    if spec is None:
+        raise TtsError(f"no voice for language {language!r} (tts.languages in config/settings.yaml)")
+    engine = engine or spec.engine
+    if engine not in ENGINES:
+        raise TtsError(f"unknown TTS engine {engine!r}: use one of {', '.join(ENGINES)}")
+    voices = {"piper": spec.piper_voice, "espeak": spec.espeak_voice, "edge": spec.edge_voice}
+    voice = voice or voices[engine]
+    if not voice:
+        raise TtsError(f"no {engine} voice for language {language!r} (tts.languages.{language})")
+    if engine == "piper":
+        from .piper_backend import PiperSynthesizer
+
+        synth: Synthesizer = PiperSynthesizer(voice, s.tts.cpu_threads)
+    elif engine == "espeak":
+        from .espeak_backend import EspeakSynthesizer
+
+        synth = EspeakSynthesizer(voice)
+    else:
+        from .edge_backend import EdgeSynthesizer
+
+        fallback = _language_synthesizer(language, spec.fallback_engine, None, s)
+        synth = EdgeSynthesizer(voice, s.data_dir / "tts-cache", fallback, s.tts.edge_timeout_s)
+    synth.language = language
+    return synth
 
 
 __all__ = ["ENGINES", "PromptCache", "Synthesizer", "TtsError", "get_synthesizer", "load_prompts", "normalize"]

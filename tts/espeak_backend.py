@@ -1,4 +1,7 @@
-"""espeak-ng (Debian package): the always-available fallback; many languages incl. Mandarin (`cmn`)."""
+"""espeak-ng (Debian package): the always-available fallback; many languages incl. Mandarin. For Mandarin the
+voice `cmn-latn-pinyin` is given pinyin with tone numbers (pypinyin, which reads each character in its word:
+银行 yin2 hang2); espeak-ng's own reading of characters says 银行 "yin xing" and its `cmn` voice reads tone digits
+as English numbers."""
 from __future__ import annotations
 
 import io
@@ -37,9 +40,18 @@ class EspeakSynthesizer(Synthesizer):
         self.wpm = words_per_minute
 
     def render(self, sentence: str) -> tuple[np.ndarray, int]:
+        if self.voice.lower().startswith("cmn-latn-pinyin"):
+            sentence = to_pinyin(sentence)
         proc = subprocess.run(["espeak-ng", "-v", self.voice, "-s", str(self.wpm), "--stdout", sentence],
                               capture_output=True, timeout=30)
         if proc.returncode != 0:
             raise TtsError(f"espeak-ng failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
         data, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32")
         return data * 0.8, rate
+
+
+def to_pinyin(text: str) -> str:
+    """Chinese characters as pinyin with tone numbers (neutral tone 5); other text as it is."""
+    from pypinyin import Style, lazy_pinyin
+
+    return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: s))

@@ -109,8 +109,12 @@ def _money_sub(m: re.Match) -> str:
     return ("minus " if m.group(1) else "") + words
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, language: str = "en") -> str:
     """Rewrite a prompt so any TTS engine reads amounts, account digits, dates and times correctly."""
+    if language == "zh":
+        from .normalize_zh import normalize_zh
+
+        return normalize_zh(text)
     text = _MONEY.sub(_money_sub, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)} {digits_to_words(m.group(2))}", text)
     text = _ISO_DATE.sub(_iso_date_sub, text)

@@ -65,7 +65,8 @@ class PromptCache:
         openings = set()
         for text in prompts.values():
             if PLACEHOLDER.search(text):
-                firsts = {split_for_speech(normalize(PLACEHOLDER.sub(value, text)))[0] for value in ("savings", "12")}
+                firsts = {split_for_speech(normalize(PLACEHOLDER.sub(value, text), self.synth.language))[0]
+                          for value in ("savings", "12")}
                 if len(firsts) == 1:
                     openings |= firsts
         for piece in openings:

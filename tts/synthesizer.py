@@ -19,7 +19,8 @@ class TtsError(IvrError):
     """Unknown engine or voice, or a synthesis failure."""
 
 
-_SENTENCE = re.compile(r"(?<=[.!?;:])(?<!\.[a-zA-Z]\.)\s+")  # not inside "a.m. to"
+_SENTENCE = re.compile(r"(?<=[.!?;:])(?<!\.[a-zA-Z]\.)\s+|(?<=[。！？；])")  # not inside "a.m. to"
+_CLAUSE = re.compile(r"(?<=[，、：])")   # where a Chinese sentence may be cut into phrases
 FIRST_PIECE_WORDS = (2, 4)  # the first piece is this many words, so the first audio comes early
 LATER_PIECE_WORDS = 10
 _PHRASE_START = {"and", "but", "or", "so", "is", "are", "was", "has", "have", "will", "of", "for", "to", "from",
@@ -46,6 +47,9 @@ def split_for_speech(text: str, eager: bool = True) -> list[str]:
         return sentences
     pieces: list[str] = []
     for sentence in sentences:
+        if _CLAUSE.search(sentence):   # Chinese: no spaces to cut at; its commas are the phrases
+            pieces += [c for c in _CLAUSE.split(sentence) if c]
+            continue
         words = sentence.split()
         limit = FIRST_PIECE_WORDS if not pieces else (LATER_PIECE_WORDS // 2, LATER_PIECE_WORDS)
         while len(words) > limit[1]:
@@ -95,6 +99,7 @@ class Synthesizer(ABC):
     """Subclasses implement `render(sentence) -> (float32 samples, rate)`; streaming comes from here."""
 
     engine: str = ""
+    language: str = "en"   # what normalisation its text gets (tts/normalize.py)
 
     def __init__(self, voice: str):
         self.voice = voice
@@ -108,7 +113,7 @@ class Synthesizer(ABC):
                eager: bool = True) -> Iterator[bytes]:
         """Yield PCM16 mono chunks at `rate`, one per phrase (`eager`, for live calls) or per sentence;
         stop as soon as `cancel` is set."""
-        for piece in split_for_speech(normalize(text), eager):
+        for piece in split_for_speech(normalize(text, self.language), eager):
             if cancel is not None and cancel.is_set():
                 return
             pcm = self.phrases.get(piece, rate) or self.cache_phrase(piece, rate)
