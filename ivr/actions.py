@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from tts.normalize import date_to_words, money_to_words
-
 ACTIONS: dict[str, Callable] = {}
 OTHER = {"checking": "savings", "savings": "checking"}
 
@@ -20,8 +18,9 @@ def spaced(digits: str) -> str:
     return " ".join(digits)
 
 
-def money(amount: Decimal | str) -> str:
-    return money_to_words(f"{Decimal(amount):.2f}")
+def money(amount: Decimal | str) -> Decimal:
+    """An amount to be said: spoken as money words in the call's language (ivr/spoken.py)."""
+    return Decimal(amount).quantize(Decimal("0.01"))
 
 
 def _identified(ctx, customer) -> str:
@@ -97,7 +96,7 @@ def read_transactions(ctx) -> str:
     else:
         ctx.speak("transactions_intro", count=len(rows), kind=acct.kind, last4=spaced(acct.last4))
     for t in rows:
-        ctx.speak("transaction_line", date=date_to_words(t.posted_on), description=t.description,
+        ctx.speak("transaction_line", date=t.posted_on, description=t.description,
                   amount=money(abs(t.amount)), direction="in" if t.amount > 0 else "out")
     ctx.tasks.append("recent_transactions")
     return "ok"

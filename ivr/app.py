@@ -12,8 +12,10 @@ from models import make_engine, session_factory
 from .bank import SqlBank
 from .call_log import CallLog
 from .flow import Flow, load_flow
+from .language import LanguagePack
 from .spool import Spool
 from .session import DialogSession
+from .words import load_words
 
 
 @dataclass
@@ -28,21 +30,50 @@ class App:
     def sessions(self):
         return session_factory(self.engine)
 
+    @property
+    def default_language(self) -> str:
+        return self.settings.languages[0]
+
     @cached_property
     def prompts(self) -> dict[str, str]:
         from tts import load_prompts
 
-        return load_prompts("en")
+        return load_prompts(self.default_language)
 
     @cached_property
     def flow(self) -> Flow:
-        return load_flow(prompts=self.prompts)
+        return load_flow(prompts=self.prompts, language=self.default_language)
 
     @cached_property
     def nlu(self):
         from .nlu import get_classifier
 
-        return get_classifier()
+        return get_classifier(self.default_language)
+
+    @cached_property
+    def _languages(self) -> dict[str, LanguagePack]:
+        return {}
+
+    def language(self, code: str) -> LanguagePack:
+        """A language of `languages` (settings): the shared flow with that language's prompts, intents and words."""
+        from tts import load_prompts
+
+        from .nlu import get_classifier, intent_names
+
+        if code not in self.settings.languages:
+            raise IvrError(f"language {code!r} is not one of languages {self.settings.languages} (config/settings.yaml)")
+        if code not in self._languages:
+            if code == self.default_language:
+                pack = LanguagePack(code, self.flow, self.prompts, self.nlu, load_words(code))
+            else:
+                from config import CONFIG_DIR
+
+                prompts = load_prompts(code)
+                flow = load_flow(self.flow.path, prompts=prompts, language=code,
+                                 intents=intent_names(CONFIG_DIR / "intents" / f"{code}.yaml"))
+                pack = LanguagePack(code, flow, prompts, get_classifier(code), load_words(code))
+            self._languages[code] = pack
+        return self._languages[code]
 
     @cached_property
     def spools(self) -> dict[str | None, Spool]:
@@ -61,18 +92,23 @@ class App:
             raise IvrError(f"database {self.engine.url.render_as_string()} is not initialised: run `ivr db init --demo`")
         self.__dict__["schema_ok"] = True
 
-    def new_session(self, ani: str | None, call_log=None) -> DialogSession:
-        keywords = sorted({kw for kw in self.nlu.keywords})
-        return DialogSession(self.flow, SqlBank(self.sessions), self.prompts, self.nlu, ani, call_log, keywords)
+    def new_session(self, ani: str | None, call_log=None, language: str | None = None) -> DialogSession:
+        """A dialog session; `language` chosen for the call (its number, `ivr chat --language`), else the default
+        until the caller is identified (then the customer's stored language) or asks for another."""
+        pack = self.language(language or self.default_language)
+        return DialogSession(pack, SqlBank(self.sessions), ani, call_log, self.language, self.settings.languages,
+                             chosen=language is not None)
 
-    def open_call(self, ani: str | None, channel: str, clock=None, node: str | None = None
-                  ) -> tuple[CallLog, DialogSession]:
+    def open_call(self, ani: str | None, channel: str, clock=None, node: str | None = None,
+                  language: str | None = None) -> tuple[CallLog, DialogSession]:
         """A new stored call and its dialog session: what every transport (chat, SIP) starts a call with.
         `node` names the endpoint (host:port) so that its next start-up can close what a crash left open."""
         self.require_schema()
+        if language is not None:
+            self.language(language)   # an unknown language is refused before anything is stored
         call_log = CallLog(self.sessions, ani, channel=channel, node=node, spool=self.spool(node),
-                           **({"clock": clock} if clock else {}))
-        return call_log, self.new_session(ani, call_log)
+                           language=language or self.default_language, **({"clock": clock} if clock else {}))
+        return call_log, self.new_session(ani, call_log, language)
 
     def close_interrupted_calls(self, node: str) -> int:
         """Calls this endpoint left open when it died: ended now as `interrupted`, every stored turn kept."""

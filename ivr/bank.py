@@ -25,6 +25,7 @@ class CustomerInfo:
     id: int
     name: str
     locked: bool = False         # telephone banking locked (too many wrong PINs)
+    language: str | None = None  # the language the customer is served in (None: the call's)
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,14 @@ class SqlBank:
             return None
         with self.sessions() as s:
             c = s.scalar(select(Customer).where(Customer.ani == norm))
-            return CustomerInfo(c.id, c.name, c.phone_locked) if c else None
+            return CustomerInfo(c.id, c.name, c.phone_locked, c.language) if c else None
 
     @_reachable
     def customer_by_account(self, number: str) -> CustomerInfo | None:
         with self.sessions() as s:
             a = s.scalar(select(Account).where(Account.number == number))
-            return CustomerInfo(a.customer.id, a.customer.name, a.customer.phone_locked) if a else None
+            c = a.customer if a else None
+            return CustomerInfo(c.id, c.name, c.phone_locked, c.language) if c else None
 
     @_reachable
     def verify_pin(self, customer_id: int, pin: str) -> str:

@@ -54,7 +54,7 @@ def _redacted_slots(said: str, redacted: str, slots: dict) -> dict:
 
 class CallLog:
     def __init__(self, sessions: sessionmaker, ani: str | None, channel: str = "sip", clock=time.monotonic,
-                 node: str | None = None, spool: Spool | None = None, retry_s: float = 2.0):
+                 node: str | None = None, spool: Spool | None = None, retry_s: float = 2.0, language: str = "en"):
         self.sessions, self.clock, self.retry_s = sessions, clock, retry_s
         self.spool = spool or Spool.for_node(get_settings().data_dir, node, sessions)
         self.t0 = clock()            # offsets (start_ms, at_ms) count from here: the start of the recording
@@ -63,7 +63,8 @@ class CallLog:
         self._lock = threading.Lock()
         self._spooled: Path | None = None   # records go to this spool file until the database is back
         self.db_id: int | None = None
-        first = {"op": "call", "fields": dict(ani=ani, channel=channel, node=node, started_at=utcnow())}
+        first = {"op": "call", "fields": dict(ani=ani, channel=channel, node=node, started_at=utcnow(),
+                                              language=language)}
         try:
             with sessions.begin() as s:
                 self.db_id = apply(s, first, None)
@@ -109,6 +110,10 @@ class CallLog:
             row = dict(seq=self._next_seq(), kind=kind, state=state, at_ms=self.offset_ms(at),
                        detail=detail or None, at=utcnow())
             self._submit({"op": "event", "row": row})
+
+    def set_language(self, language: str) -> None:
+        """The call goes on in another language (the caller asked, or the customer's own)."""
+        self._update_call(language=language)
 
     def set_recording(self, path: str | None) -> None:
         self._update_call(recording_path=path)

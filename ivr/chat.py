@@ -29,8 +29,8 @@ def parse_line(line: str):
     return CallerSaid(line)
 
 
-def run_chat(app, ani: str | None, inp: TextIO, out: TextIO, err: TextIO) -> str:
-    call_log, session = app.open_call(ani, "chat")
+def run_chat(app, ani: str | None, inp: TextIO, out: TextIO, err: TextIO, language: str | None = None) -> str:
+    call_log, session = app.open_call(ani, "chat", language=language)
     try:
         return _converse(session, inp, out, err, call_log)
     finally:

@@ -56,9 +56,16 @@ def cmd_say(args) -> int:
 
     if not args.text.strip():
         raise IvrError("nothing to say: TEXT is empty")
-    synth = get_synthesizer(args.engine, args.voice)
+    synth = get_synthesizer(args.engine, args.voice, language=_language(args.language))
     _write_wav(args.output, synth.synthesize(args.text, args.rate), args.rate)
     return 0
+
+
+def _language(code: str | None) -> str | None:
+    """A --language given on the command line, checked against `languages` (settings)."""
+    if code is not None and code not in get_settings().languages:
+        raise IvrError(f"unknown language {code!r}: one of {', '.join(get_settings().languages)}")
+    return code
 
 
 def cmd_prompts_render(args) -> int:
@@ -66,7 +73,8 @@ def cmd_prompts_render(args) -> int:
     from tts.prompt_cache import LINE_RATE, PLACEHOLDER
 
     s = get_settings()
-    cache = PromptCache(s.data_dir, get_synthesizer(args.engine, args.voice), LINE_RATE)
+    cache = PromptCache(s.data_dir, get_synthesizer(args.engine, args.voice, language=_language(args.language)),
+                        LINE_RATE)
     start = time.perf_counter()
     static = {k: v for k, v in load_prompts(args.language).items() if not PLACEHOLDER.search(v)}  # filled-in vary
     paths = cache.render_all(static)
@@ -105,9 +113,9 @@ def cmd_nlu(args) -> int:
 
     if not args.text.strip():
         raise IvrError("nothing to classify: TEXT is empty")
-    result = get_classifier().classify(args.text, args.state)
+    result = get_classifier(_language(args.language) or get_settings().languages[0]).classify(args.text, args.state)
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         slots = " ".join(f"{k}={v}" for k, v in result.slots.items())
         print(f"{result.intent or '(no match)'} {result.confidence:.2f} {slots}".strip())
@@ -125,10 +133,11 @@ def cmd_understand(args) -> int:
     app = get_app()
     if args.state not in app.flow.states:
         raise IvrError(f"unknown state {args.state!r}: one of {', '.join(sorted(app.flow.states))}")
+    language = _language(args.language)
     lines = [(f, float_to_pcm16(load_audio(f, LINE_RATE))) for f in args.files]   # a bad file fails first
-    session = app.new_session(None)
+    session = app.new_session(None, language=language)
     session.ctx.state = args.state
-    recognizer = get_recognizer()
+    recognizer = get_recognizer(language=language)
     hints = session.hints(args.state) if recognizer.uses_hints(app.flow.states[args.state].expect) else None
     for name, pcm in lines:
         started = time.perf_counter()
@@ -151,7 +160,7 @@ def cmd_chat(args) -> int:
     from ivr.app import get_app
     from ivr.chat import run_chat
 
-    run_chat(get_app(), args.ani, sys.stdin, sys.stdout, sys.stderr)
+    run_chat(get_app(), args.ani, sys.stdin, sys.stdout, sys.stderr, _language(args.language))
     return 0
 
 
@@ -524,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", choices=["piper", "espeak", "edge"], default=None)
     s.add_argument("--voice", default=None)
     s.add_argument("--rate", type=_rate, default=8000)
+    s.add_argument("--language", default=None, help="the voice of this language (tts.languages), e.g. zh")
     s.set_defaults(func=cmd_say)
 
     pr = sub.add_parser("prompts", help="prompt cache")
@@ -538,16 +548,19 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("text", metavar="TEXT")
     n.add_argument("--state", default=None, help="dialog state; 'confirm' adds yes/no")
     n.add_argument("--json", action="store_true")
+    n.add_argument("--language", default=None, help="the intents of this language (default: the first of languages)")
     n.set_defaults(func=cmd_nlu)
 
     u = sub.add_parser("understand", help="what a live call makes of recorded utterances in one dialog state")
     u.add_argument("files", nargs="+", metavar="FILE")
     u.add_argument("--state", default="main_menu", help="dialog state (default main_menu)")
     u.add_argument("--json", action="store_true", help="one JSON object per file")
+    u.add_argument("--language", default=None, help="hear and understand this language (e.g. zh)")
     u.set_defaults(func=cmd_understand)
 
     c = sub.add_parser("chat", help="a text-mode call on stdin")
     c.add_argument("--ani", default=None, help="caller ID, e.g. +15550100")
+    c.add_argument("--language", default=None, help="serve the call in this language (e.g. zh), as its number would")
     c.set_defaults(func=cmd_chat)
 
     db = sub.add_parser("db", help="database")

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 from .bank import BankBackend, CustomerInfo
+from .spoken import fill
+from .words import Lexicon, load_words
 
 
 class CallContext:
-    def __init__(self, bank: BankBackend, ani: str | None, prompts: dict[str, str] | None = None):
+    def __init__(self, bank: BankBackend, ani: str | None, prompts: dict[str, str] | None = None,
+                 words: Lexicon | None = None):
         self.bank, self.ani = bank, ani
         self.prompts = prompts or {}
+        self.words = words or load_words("en")   # the call's language: how values are said
         self.customer: CustomerInfo | None = None
         self.authenticated = False
         self.slots: dict = {}          # what the caller said for the task in hand (cleared for each new task)
@@ -30,7 +34,7 @@ class CallContext:
 
     def text(self, prompt: str, **values) -> str:
         """A prompt filled in, for a sentence made of parts (the card options)."""
-        return self.prompts[prompt].format_map({**self.vars, **values})
+        return fill(self.prompts[prompt], {**self.vars, **values}, self.words)
 
     def event(self, kind: str, **detail) -> None:
         """A call event for the record (see models.EventKind); never PIN digits in `detail`."""

@@ -37,6 +37,7 @@ class Say:
     state: str = ""                    # the state it was said in
     interruptible: bool = True
     question: bool = False             # asks what the next Listen waits for (type-ahead may skip it)
+    language: str = "en"               # the language it is said in (its voice)
 
 
 @dataclass(frozen=True)

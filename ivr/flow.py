@@ -10,7 +10,8 @@ EXPECTS = ("intent", "confirm", "digits", "account", "amount", "card")
 OUTCOMES = ("completed", "failed")
 DTMF_KEYS = set("0123456789*#")
 REPEAT = "@repeat"
-STATE_FIELDS = {"say", "action", "prompt", "reprompts", "expect", "confirm", "digits", "sensitive", "dtmf",
+LANGUAGE = "@language"   # a global that switches the call to the other language of `languages` (settings)
+STATE_FIELDS = {"say", "say_in_others", "action", "prompt", "reprompts", "expect", "confirm", "digits", "sensitive", "dtmf",
                 "skip_if", "on", "next", "end", "transfer", "retry_on", "interruptible", "hints", "timeout_s",
                 "correct", "digit_timeout_s"}
 CONFIRM = ("yes", "no")
@@ -20,6 +21,7 @@ CONFIRM = ("yes", "no")
 class State:
     name: str
     say: list[str] = field(default_factory=list)
+    say_in_others: list[str] = field(default_factory=list)   # prompts said in each of the call's other languages
     action: str | None = None
     prompt: str | None = None
     reprompts: list[str] = field(default_factory=list)
@@ -74,17 +76,18 @@ def _as_list(value) -> list[str]:
 
 
 def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
-              actions: set[str] | None = None, intents: set[str] | None = None) -> Flow:
-    """Parse and check a flow file: every target state, prompt, action and intent must exist."""
+              actions: set[str] | None = None, intents: set[str] | None = None, language: str = "en") -> Flow:
+    """Parse and check a flow file: every target state, prompt, action and intent must exist (in the prompts and
+    intents of `language`: one flow serves every language)."""
     from tts import load_prompts
 
     from .actions import ACTIONS
     from .nlu import intent_names
 
     path = path or CONFIG_DIR / "flows" / "banking.yaml"
-    prompts = prompts if prompts is not None else load_prompts("en")
+    prompts = prompts if prompts is not None else load_prompts(language)
     actions = actions if actions is not None else set(ACTIONS)
-    intents = intents if intents is not None else intent_names()
+    intents = intents if intents is not None else intent_names(CONFIG_DIR / "intents" / f"{language}.yaml")
     try:
         data = load_yaml(path, "flow")
     except IvrError as err:
@@ -105,7 +108,7 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
             fail(where, f"unknown field {sorted(unknown)[0]!r}")
         st = State(name=name)
         for key, value in spec.items():
-            if key in ("say", "reprompts", "hints", "correct"):
+            if key in ("say", "say_in_others", "reprompts", "hints", "correct"):
                 value = _as_list(value)
             elif key == "digits":
                 if not isinstance(value, dict) or not {"min", "max"} <= set(value):
@@ -123,17 +126,19 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
         states[name] = st
 
     def check_state(where: str, target: str) -> None:
-        if target != REPEAT and target not in states:
+        if target not in (REPEAT, LANGUAGE) and target not in states:
             fail(where, f"unknown state {target!r}")
 
     def check_prompt(where: str, name: str) -> None:
         if name not in prompts:
-            fail(where, f"unknown prompt {name!r} (config/prompts/en.yaml)")
+            fail(where, f"unknown prompt {name!r} (config/prompts/{language}.yaml)")
 
     for st in states.values():
         where = f"state {st.name!r}"
         for p in st.say:
             check_prompt(f"{where} field 'say'", p)
+        for p in st.say_in_others:
+            check_prompt(f"{where} field 'say_in_others'", p)
         for p in st.reprompts + ([st.prompt] if st.prompt else []):
             check_prompt(f"{where} field 'prompt'", p)
         for p in st.retry_on.values():
@@ -158,7 +163,7 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
         if st.expect == "intent":
             for intent in list(st.on) + list(st.dtmf.values()):
                 if intent not in intents and not (st.confirm and intent in CONFIRM):
-                    fail(f"{where} field 'on.{intent}'", f"unknown intent {intent!r} (config/intents/en.yaml)")
+                    fail(f"{where} field 'on.{intent}'", f"unknown intent {intent!r} (config/intents/{language}.yaml)")
         if not (st.expect or st.on or st.next or st.end or st.transfer):
             fail(where, "leads nowhere: give 'next', 'on', 'end', 'transfer' or 'expect'")
 
@@ -172,7 +177,7 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
         check_state(f"field 'globals.{intent}'", target)
     for intent in glob:
         if intent not in intents:
-            fail(f"field 'globals.{intent}'", f"unknown intent {intent!r} (config/intents/en.yaml)")
+            fail(f"field 'globals.{intent}'", f"unknown intent {intent!r} (config/intents/{language}.yaml)")
     dtmf_glob = {str(k): str(v) for k, v in (data.get("dtmf_globals") or {}).items()}
     for key, intent in dtmf_glob.items():
         if intent not in glob:

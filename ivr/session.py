@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from collections.abc import Callable
+
 from .bank import BankBackend, BankUnavailable
 from .context import CallContext
 from .dialog_events import (  # noqa: F401
@@ -26,10 +28,11 @@ from .dialog_events import (  # noqa: F401
     Say,
     Transfer,
 )
-from .flow import REPEAT, Flow, State
+from .flow import LANGUAGE, REPEAT, State
+from .language import LanguagePack
 from .slots import answer, clear_yes
+from .spoken import fill
 from .understanding import Interpreter, Understanding
-from .words import load_words
 
 log = logging.getLogger(__name__)
 PIN_MASK = "[PIN]"
@@ -37,12 +40,15 @@ DEFAULT_TIMEOUT_S = 6.0
 
 
 class DialogSession:
-    def __init__(self, flow: Flow, bank: BankBackend, prompts: dict[str, str], nlu, ani: str | None = None,
-                 call_log=None, intent_hints: list[str] | None = None, language: str = "en"):
-        self.flow, self.prompts, self.nlu = flow, prompts, nlu
-        self.lex = load_words(language)
-        self.interpreter = Interpreter(flow, nlu, self.lex)
-        self.ctx = CallContext(bank, ani, prompts)
+    def __init__(self, language: LanguagePack, bank: BankBackend, ani: str | None = None, call_log=None,
+                 languages: Callable[[str], LanguagePack] | None = None, available: list[str] | None = None,
+                 chosen: bool = False):
+        """`language`: what the call starts in; `languages(code)` gives another (a caller may switch between
+        `available`); `chosen`: the language was chosen for this call (its number), not taken by default."""
+        self.ctx = CallContext(bank, ani)
+        self.use(language)
+        self.languages, self.available = languages, available or [language.code]
+        self.chosen = chosen
         self.log = call_log
         self.failures: dict[str, int] = {}
         self.last_said: list[Say] = []      # what `repeat` says again: the last answer and question
@@ -51,8 +57,15 @@ class DialogSession:
         self.pending: tuple[str, dict] | None = None  # a request made at a confirmation, served after it
         self.guess: Understanding | None = None     # what the last words sounded like, asked about ("Did you say")
         self.outcome: str | None = None
-        self.intent_hints = intent_hints or []
         self.visited: list[str] = []        # the states entered while handling the last event
+
+    def use(self, language: LanguagePack) -> None:
+        """Speak and understand `language` from now on (the state and what the call knows stay)."""
+        self.language = language
+        self.flow, self.prompts, self.nlu, self.lex = language.flow, language.prompts, language.nlu, language.words
+        self.intent_hints = language.intent_hints
+        self.interpreter = Interpreter(self.flow, self.nlu, self.lex)
+        self.ctx.prompts, self.ctx.words = self.prompts, self.lex
 
     # -- public API -------------------------------------------------------------------------------------
     @property
@@ -150,8 +163,11 @@ class DialogSession:
 
     def _request(self, st: State, u: Understanding) -> list:
         """A new task asked for in the middle of another: a confirmation counts it as no (the caller hears
-        what was not done), and the request is served when the flow next offers it."""
+        what was not done), and the request is served when the flow next offers it. Asked before the caller is
+        identified (at the PIN), it waits until then: no account data before authentication."""
         self.pending = (u.value, u.slots)
+        if not self.ctx.authenticated:   # served once the caller is identified: first the question in hand
+            return [self._say("identify_first", st), self._say(st.prompt, st, question=True), self._listen(st)]
         if st.expect == "confirm" and "no" in st.on:
             return self._run(st.on["no"])
         intent, slots = self.pending
@@ -163,6 +179,13 @@ class DialogSession:
         if target == REPEAT:
             self._event("repeat")
             return [*self.last_said, self._listen(self.state)]
+        if target == LANGUAGE:
+            others = [c for c in self.available if c != self.language.code]
+            if not others or self.languages is None:
+                return self._failure(self.state)
+            self._switch(others[0], "caller")
+            self.chosen = True
+            return self._run(self.ctx.state)   # the question again, in the caller's language
         self.last_intent = intent
         return self._run(target)
 
@@ -226,12 +249,20 @@ class DialogSession:
                 outcome, spoken = self._act(st)
                 out += spoken
             out += [self._say(p, st) for p in st.say]
+            out += [self._say_in(code, p, st) for p in st.say_in_others
+                    for code in self.available if code != self.language.code and self.languages is not None]
             if st.end:
                 return self._finish(st.end, out)
             if st.transfer:
                 return self._transfer(transfer_reason or self.ctx.vars.get("transfer_reason") or st.transfer, out)
             name = st.on.get(outcome) or st.next
         raise RuntimeError(f"flow {self.flow.path} loops without asking the caller")
+
+    def _switch(self, code: str, reason: str) -> None:
+        self._event("language_changed", language=code, previous=self.language.code, reason=reason)
+        self.use(self.languages(code))
+        if self.log:
+            self.log.set_language(code)
 
     def _act(self, st: State) -> tuple[str, list[Say]]:
         from .actions import ACTIONS
@@ -240,6 +271,11 @@ class DialogSession:
         outcome = ACTIONS[st.action](self.ctx)
         for kind, detail in self.ctx.take_events():
             self._event(kind, **detail)
+        customer = self.ctx.customer
+        wanted = customer.language if customer else None
+        if (not self.chosen and wanted and wanted != self.language.code and wanted in self.available
+                and self.languages is not None):   # identified: the customer's own language from now on
+            self._switch(wanted, "customer")
         for task in self.ctx.tasks[done_before:]:
             self._event("task_done", task=task)
         spoken = [self._say(p, st, **values) for p, values in self.ctx.take_speech()]
@@ -271,8 +307,14 @@ class DialogSession:
         return actions
 
     def _say(self, prompt: str, st: State, question: bool = False, **values) -> Say:
-        text = self.prompts[prompt].format_map({**self.ctx.vars, **values})
-        return Say(text, st.name, st.interruptible, question)
+        text = fill(self.prompts[prompt], {**self.ctx.vars, **values}, self.lex)
+        return Say(text, st.name, st.interruptible, question, self.language.code)
+
+    def _say_in(self, code: str, prompt: str, st: State) -> Say:
+        """A prompt of another language, in that language (the offer to switch to it)."""
+        other = self.languages(code)
+        return Say(fill(other.prompts[prompt], dict(self.ctx.vars), other.words), st.name, st.interruptible, False,
+                   code)
 
     def hints(self, state: str) -> list[str]:
         """The phrases a live call gives the recognizer in `state`."""

@@ -51,8 +51,8 @@ class Understanding:
 
 
 class Interpreter:
-    def __init__(self, flow: Flow, nlu, lex: Lexicon, voice: str = "en-us"):
-        self.flow, self.nlu, self.lex, self.voice = flow, nlu, lex, voice
+    def __init__(self, flow: Flow, nlu, lex: Lexicon):
+        self.flow, self.nlu, self.lex, self.voice = flow, nlu, lex, lex.sounds_like_voice
         self._sounds: dict[str, SoundsLike] = {}
 
     # -- speech -----------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ class Interpreter:
                 return result(r.intent, "global")
         if find(toks, lex.frustration):
             return result("frustrated", "frustrated", complete=False)
-        if st.expect == "intent" and not st.confirm and 0 < len(toks) <= GUESS_WORDS:
+        if st.expect == "intent" and not st.confirm and self.voice and 0 < len(toks) <= GUESS_WORDS:
             m = self._sounds_of(st).match(text)
             if m is not None and m.distance <= GUESS_DISTANCE and m.margin >= GUESS_MARGIN:
                 return result(m.value, "guess", complete=False, target=m.phrase)

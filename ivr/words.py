@@ -49,6 +49,9 @@ class Lexicon:
         self.disfluencies, self.fillers = set(data["disfluencies"]), set(data["fillers"])
         self.trailing = frozenset(data["trailing"])
         self.hints: dict[str, list[str]] = data["hints"]
+        self.names: dict[str, str] = data.get("names", {})   # how the flow's names are said (checking -> 活期)
+        self.sounds_like_voice: str | None = data.get("sounds_like_voice")   # espeak-ng voice of the sounds-like
+                                                                             # guess; none: no guesses
 
     def number_word(self, tok: str) -> bool:
         return tok in self.units or tok in self.teens or tok in self.tens

@@ -20,6 +20,7 @@ class Customer(Base):
     pin_hash: Mapped[str] = mapped_column(String(200))                            # scrypt, never the PIN
     failed_pin_attempts: Mapped[int] = mapped_column(default=0)
     phone_locked: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[str | None] = mapped_column(String(8))   # the language calls are served in once identified
     accounts: Mapped[list[Account]] = relationship(back_populates="customer", order_by="Account.id")
     cards: Mapped[list[Card]] = relationship(back_populates="customer", order_by="Card.id")
 

@@ -52,6 +52,8 @@ class EventKind(enum.StrEnum):
     rtp_timeout = "rtp_timeout"                # no RTP from the caller for telephony.rtp_timeout_s: hung up
     no_media = "no_media"                      # answered, but its audio never started (or the SIP stack lost it)
     sounds_like = "sounds_like"                # "Did you say ...?" answered: detail phrase, value, confirmed
+    language_changed = "language_changed"      # served in another language from here: detail language, previous,
+                                               # reason (caller: asked for it; customer: their stored language)
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:
@@ -72,6 +74,7 @@ class Call(Base):
     transfer_reason: Mapped[str | None] = mapped_column(String(64))
     recording_path: Mapped[str | None] = mapped_column(String(400))
     node: Mapped[str | None] = mapped_column(String(120), index=True)   # the endpoint that took the call
+    language: Mapped[str | None] = mapped_column(String(8))   # the language the call was served in (last, if switched)
     turns: Mapped[list[Turn]] = relationship(back_populates="call", order_by="Turn.seq")
     events: Mapped[list[CallEvent]] = relationship(back_populates="call", order_by="CallEvent.seq")
 

@@ -17,6 +17,9 @@ CUSTOMERS = [
     {"name": "Priya Shah", "ani": "+15550101", "pin": "1357",
      "accounts": [("checking", "50015555", "310.20")],
      "cards": [("debit", "2222"), ("credit", "3333")]},
+    {"name": "Li Na", "ani": "+15550103", "pin": "3690", "language": "zh",   # served in Mandarin once identified
+     "accounts": [("checking", "50026262", "1888.00"), ("savings", "50027373", "5600.00")],
+     "cards": [("debit", "4444")]},
 ]
 HISTORY = {  # (days ago, description, amount) per account kind
     "checking": [(1, "Grocery Mart", "-84.12"), (2, "Coffee House", "-4.50"), (4, "Payroll deposit", "1850.00"),
@@ -34,7 +37,8 @@ def seed_demo(session: Session, today: date | None = None) -> int:
     for spec in CUSTOMERS:
         if session.scalar(select(Customer).where(Customer.ani == spec["ani"])):
             continue
-        customer = Customer(name=spec["name"], ani=spec["ani"], pin_hash=hash_pin(spec["pin"]))
+        customer = Customer(name=spec["name"], ani=spec["ani"], pin_hash=hash_pin(spec["pin"]),
+                            language=spec.get("language"))
         session.add(customer)
         for kind, number, balance in spec["accounts"]:
             account = Account(customer=customer, kind=kind, number=number, balance=Decimal(balance))

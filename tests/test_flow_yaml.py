@@ -88,5 +88,5 @@ def test_shipped_flow_names_its_special_states():
     flow = load_flow()
     assert (flow.requests, flow.transfer_failed_state, flow.frustration_state) == ("main_menu", "transfer_failed",
                                                                                   "frustrated")
-    assert flow.dtmf_globals == {"0": "speak_to_agent", "*": "repeat"}
+    assert flow.dtmf_globals == {"0": "speak_to_agent", "*": "repeat", "9": "switch_language"}
     assert {n for n, st in flow.states.items() if st.confirming} >= {"anything_else", "transfer_confirm"}
