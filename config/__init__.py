@@ -48,11 +48,12 @@ class VadSettings(BaseModel):
 
 class TtsVoice(BaseModel):
     """The voice of one more language (tts.languages)."""
-    engine: Literal["piper", "espeak", "edge"] = "espeak"
-    fallback_engine: Literal["piper", "espeak"] = "espeak"
+    engine: Literal["piper", "espeak", "edge", "kokoro"] = "espeak"
+    fallback_engine: Literal["piper", "espeak", "kokoro"] = "espeak"
     piper_voice: str = ""
     espeak_voice: str = ""
     edge_voice: str = ""
+    kokoro_voice: str = ""
 
 
 class TtsSettings(BaseModel):
@@ -64,7 +65,8 @@ class TtsSettings(BaseModel):
     espeak_voice: str = "en-us"
     edge_voice: str = "en-US-AriaNeural"
     cpu_threads: int = Field(0, ge=0, le=256)   # Piper's inference threads; 0: onnxruntime's default (every core)
-    languages: dict[str, TtsVoice] = {"zh": TtsVoice(espeak_voice="cmn-latn-pinyin", edge_voice="zh-CN-XiaoxiaoNeural")}
+    languages: dict[str, TtsVoice] = {"zh": TtsVoice(engine="kokoro", fallback_engine="kokoro", kokoro_voice="jf_alpha",
+                                                     espeak_voice="cmn-latn-pinyin", edge_voice="zh-CN-XiaoxiaoNeural")}
 
 
 class TelephonySettings(BaseModel):

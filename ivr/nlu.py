@@ -24,7 +24,7 @@ from .slots import (
     strip_disfluencies,
     strip_fillers,
 )
-from .words import join, load_words, tokens, word_count
+from .words import is_cjk, join, load_words, tokens, word_count
 
 CONFIRM_STATE = "confirm"
 
@@ -78,8 +78,8 @@ class CharNgrams:
     intent examples: for a language without a packaged sentence model. Digits are one symbol (an amount does not
     change the intent)."""
 
-    def __init__(self, texts: list[str], sizes: tuple[int, ...] = (1, 2)):
-        self.sizes = sizes
+    def __init__(self, texts: list[str], sizes: tuple[int, ...] = (1, 2), sounds: bool = False):
+        self.sizes, self.sounds = sizes, sounds
         grams = [set(self._grams(t)) for t in texts]
         df = Counter(g for gs in grams for g in gs)
         self.vocab = {g: i for i, g in enumerate(sorted(df))}
@@ -88,7 +88,13 @@ class CharNgrams:
 
     def _grams(self, text: str) -> list[str]:
         chars = re.sub(r"\d+(?:\.\d+)?", "#", join(tokens(text))).replace(" ", "_")
-        return [chars[i:i + k] for k in self.sizes for i in range(len(chars) - k + 1)]
+        grams = [chars[i:i + k] for k in self.sizes for i in range(len(chars) - k + 1)]
+        if self.sounds:   # the syllables too (toneless pinyin): a misheard 茶一下雨儿 still sounds like 查一下余额
+            from pypinyin import lazy_pinyin
+
+            syllables = lazy_pinyin([c for c in chars if is_cjk(c)])
+            grams += ["~" + " ".join(syllables[i:i + k]) for k in self.sizes for i in range(len(syllables) - k + 1)]
+        return grams
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), len(self.vocab)), dtype=np.float32)
@@ -120,7 +126,7 @@ class IntentClassifier:
 
             self.encoder = Embedder.load(cache_dir or get_settings().data_dir / "models")
         elif encoder == "char_ngrams":
-            self.encoder = CharNgrams(texts)
+            self.encoder = CharNgrams(texts, sounds=bool(data.get("sounds", False)))
         else:
             raise IvrError(f"{path}: unknown encoder {encoder!r} (minilm | char_ngrams)")
         self._matrix = self.encoder.encode(texts)

@@ -7,7 +7,7 @@ from .normalize import normalize
 from .prompt_cache import PromptCache, load_prompts
 from .synthesizer import Synthesizer, TtsError
 
-ENGINES = ("piper", "espeak", "edge")
+ENGINES = ("piper", "espeak", "edge", "kokoro")
 
 
 def _default_voice(engine: str, s: Settings) -> str:
@@ -46,7 +46,8 @@ def _language_synthesizer(language: str, engine: str | None, voice: str | None, 
     engine = engine or spec.engine
     if engine not in ENGINES:
         raise TtsError(f"unknown TTS engine {engine!r}: use one of {', '.join(ENGINES)}")
-    voices = {"piper": spec.piper_voice, "espeak": spec.espeak_voice, "edge": spec.edge_voice}
+    voices = {"piper": spec.piper_voice, "espeak": spec.espeak_voice, "edge": spec.edge_voice,
+              "kokoro": spec.kokoro_voice}
     voice = voice or voices[engine]
     if not voice:
         raise TtsError(f"no {engine} voice for language {language!r} (tts.languages.{language})")
@@ -58,6 +59,10 @@ def _language_synthesizer(language: str, engine: str | None, voice: str | None, 
         from .espeak_backend import EspeakSynthesizer
 
         synth = EspeakSynthesizer(voice)
+    elif engine == "kokoro":
+        from .kokoro_backend import KokoroSynthesizer
+
+        synth = KokoroSynthesizer(voice, s.data_dir / "models" / "kokoro")
     else:
         from .edge_backend import EdgeSynthesizer
 
