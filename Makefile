@@ -28,9 +28,11 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/ivr db init --demo
 	$(BIN)/ivr prompts render
+	$(BIN)/ivr prompts render --language zh
 	@echo "Call it from another terminal:  .venv/bin/ivr call sip:bank@127.0.0.1:5060 --ani +15550100 --dtmf 2468# --say 'what is my balance' --say goodbye"
 	@echo "or with SIPp / baresip / Linphone / Zoiper at sip:bank@127.0.0.1:5060 (demo PINs: +15550100 2468, +15550101 1357)."
-	@echo "Text-mode instead: .venv/bin/ivr chat --ani +15550100"
+	@echo "Mandarin: sip:bank-zh@127.0.0.1:5060, or .venv/bin/ivr call sip:bank-zh@127.0.0.1:5060 --language zh --ani +15550100 --dtmf 2468# --say 查余额"
+	@echo "Text-mode instead: .venv/bin/ivr chat --ani +15550100   (in Mandarin: --language zh)"
 	@echo "Each call is analysed seconds after it ends:  .venv/bin/ivr calls list  /  .venv/bin/ivr calls show CALL_ID"
 	@$(BIN)/ivr users bootstrap
 	@echo "Supervisor / QA console: http://127.0.0.1:8000/  (add users: .venv/bin/ivr users add NAME --role supervisor|qa|admin)"

@@ -212,7 +212,7 @@ def cmd_serve(args) -> int:
         print(f"{closed} call(s) left open by an earlier crash of this endpoint closed as interrupted", flush=True)
     if kept := app.spool(node).recover():
         print(f"{kept} call(s) kept on local disk during a database outage are being written back", flush=True)
-    services = Services(app, settings, recognizer, synth, prompt_cache, node)
+    services = Services(app, settings, recognizer, synth, prompt_cache, node, _other_languages(app, settings))
     server = IvrServer(services, args.host, args.sip_port)
     try:
         server.start()
@@ -225,6 +225,27 @@ def cmd_serve(args) -> int:
           f"ever written to a log)", flush=True)
     server.run_forever()
     return 0
+
+
+def _other_languages(app, settings) -> dict[str, tuple]:
+    """The recognizer, voice and prompt cache of each language besides the default one, loaded and warmed before
+    the first call (a Mandarin call must not wait for its models)."""
+    import numpy as np
+
+    from asr import get_recognizer
+    from tts import PromptCache, get_synthesizer, load_prompts
+    from tts.prompt_cache import LINE_RATE
+
+    out = {}
+    for code in settings.languages[1:]:
+        app.language(code)   # its prompts, intents and the flow checked against them
+        recognizer = get_recognizer(language=code)
+        recognizer.transcribe(np.zeros(16000, np.float32), word_timestamps=False)
+        synth = get_synthesizer(language=code)
+        cache = PromptCache(settings.data_dir, synth, LINE_RATE)
+        cache.warm_openings(load_prompts(code))
+        out[code] = (recognizer, synth, cache)
+    return out
 
 
 def cmd_cluster(args) -> int:
@@ -488,14 +509,15 @@ def cmd_call(args) -> int:
     if not args.uri.startswith(("sip:", "sips:")) or "@" not in args.uri:
         raise IvrError(f"not a SIP URI: {args.uri!r} (expected sip:user@host[:port])")
     settings = get_settings()
-    phone = Softphone(settings, args.ani)
+    language = _language(args.language)
+    phone = Softphone(settings, args.ani, language)
     steps = phone.run(args.uri, [Step(k, v) for k, v in (args.steps or [])], timeout=args.timeout)
     if args.record:
         phone.recorder.write(Path(args.record))
-    prompts = [] if args.no_transcribe else phone.heard_prompts(get_recognizer())
+    prompts = [] if args.no_transcribe else phone.heard_prompts(get_recognizer(language=language))
     if args.json:
         print(json.dumps({"uri": args.uri, "ani": args.ani, "status": phone.status, "steps": steps,
-                          "prompts": prompts}))
+                          "prompts": prompts}, ensure_ascii=False))
     else:
         for p in prompts:
             print(f"IVR: {p['text']}")
@@ -591,6 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--timeout", type=float, default=180.0)
     cl.add_argument("--no-transcribe", action="store_true", help="do not transcribe what was heard (load tests)")
     cl.add_argument("--json", action="store_true")
+    cl.add_argument("--language", default=None, help="the caller speaks (--say) and hears this language, e.g. zh")
     cl.set_defaults(func=cmd_call)
 
     an = sub.add_parser("analyze", help="post-call analytics: transcript, redaction, sentiment, metrics, score")

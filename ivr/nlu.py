@@ -47,8 +47,8 @@ def extract_slots(text: str, language: str = "en") -> dict:
         amount = parse_amount(text, w)
         if amount:
             slots["amount"] = amount
-    elif (digits := parse_digits(text, w)) is not None:
-        slots["digits"] = digits
+    elif (digits := parse_digits(text, w)) is not None and (w.grammar != "chinese" or len(digits) > 1):
+        slots["digits"] = digits   # (a lone Chinese numeral is a word's part: 查一下, 周六)
     accounts = parse_accounts(text, w)
     if accounts:
         slots["account"] = accounts[0]

@@ -34,9 +34,12 @@ TICK_S = 0.05
 
 
 class CallPipeline:
-    def __init__(self, services, ani: str | None, hangup, transfer, recording_dir, clock=time.monotonic):
+    def __init__(self, services, ani: str | None, hangup, transfer, recording_dir, clock=time.monotonic,
+                 language: str | None = None):
+        """`language`: the one the call was made in (the number dialled); None: the default, until the dialog
+        changes it (the customer's own, or the caller's choice)."""
         self.services, self.clock = services, clock
-        self.call_log, self.session = services.app.open_call(ani, "sip", clock, node=services.node)
+        self.call_log, self.session = services.app.open_call(ani, "sip", clock, node=services.node, language=language)
         try:
             self._build(services, hangup, transfer, recording_dir, clock)
         except Exception:
@@ -49,8 +52,9 @@ class CallPipeline:
         self.inbox: queue.Queue = queue.Queue()
         self.out = OutgoingAudio(on_event=self._playback_event, clock=clock)
         self.speaker = Speaker(services.synth, services.prompt_cache, self.out, clock,
-                               call_id=self.call_log.call_id)
-        self.turns = TurnTaking(services.settings.vad, services.recognizer, self.session.understand,
+                               call_id=self.call_log.call_id, voices=getattr(services, "voice_for", None))
+        self.language = self.session.language.code
+        self.turns = TurnTaking(services.settings.vad, self._recognizer(self.language), self.session.understand,
                                 lambda: self.inbox.put(RecognitionReady(clock())), clock)
         self.keys = KeyEntry()
         self.latency = LatencyMeter(self.call_log)
@@ -264,7 +268,14 @@ class CallPipeline:
         actions = self.session.handle(event)
         self._perform(actions, dialog_ms=(self.clock() - start) * 1000)
 
+    def _recognizer(self, language: str):
+        pick = getattr(self.services, "recognizer_for", None)
+        return pick(language) if pick else self.services.recognizer
+
     def _perform(self, actions: list, dialog_ms: float | None = None) -> None:
+        if self.session.language.code != self.language:   # the dialog switched: hear the caller in that language
+            self.language = self.session.language.code
+            self.turns.recognizer = self._recognizer(self.language)
         says = [a for a in actions if isinstance(a, Say)]
         if dialog_ms is not None:
             self.latency.replied(dialog_ms, speaks=bool(says))

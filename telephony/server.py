@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pjsua2 as pj
 
@@ -24,13 +24,22 @@ NO_MEDIA_S = 10.0    # an answered call whose audio never started, or that pjsua
 
 @dataclass
 class Services:
-    """What every call shares: the app (db, flow, NLU), one recognizer, one synthesizer, the prompt cache."""
+    """What every call shares: the app (db, flow, NLU), one recognizer, one synthesizer, the prompt cache (of the
+    default language), and those of the other languages a call may be served in."""
     app: object
     settings: object
     recognizer: object
     synth: object
     prompt_cache: object
     node: str | None = None       # host:port of this endpoint, stored with each call it takes
+    languages: dict[str, tuple] = field(default_factory=dict)   # language -> (recognizer, synth, prompt cache)
+
+    def recognizer_for(self, language: str):
+        return self.languages[language][0] if language in self.languages else self.recognizer
+
+    def voice_for(self, language: str) -> tuple:
+        """(synthesizer, prompt cache) that say a prompt of `language`."""
+        return self.languages[language][1:] if language in self.languages else (self.synth, self.prompt_cache)
 
 
 def request_user(whole_msg: str) -> str:
@@ -166,11 +175,12 @@ class IvrServer:
             return
         info = call.getInfo()
         ani = uri_user(info.remoteUri)
+        language = self.cfg.language_users.get(request_user(prm.rdata.wholeMsg))   # sip:bank-zh@...: Mandarin
         try:
             ref = weakref.ref(call)   # a job queued for a call must not keep its object past DISCONNECTED (_free)
             call.pipeline = CallPipeline(self.services, ani, hangup=lambda: self.pj.call_soon(lambda: self._hangup(ref())),
                                          transfer=lambda action: self.pj.call_soon(lambda: self._refer(ref(), action)),
-                                         recording_dir=self.recordings)
+                                         recording_dir=self.recordings, language=language)
         except Exception:  # noqa: BLE001 - refuse this call, keep the endpoint
             log.exception("a call from %s could not be set up; refused with 500", ani)
             self._refuse(call, pj.PJSIP_SC_INTERNAL_SERVER_ERROR)
@@ -198,7 +208,7 @@ class IvrServer:
         if not trusted(source, self.cfg.trusted_sources):
             log.warning("INVITE from %s refused with 403: not a trusted source", source)
             return pj.PJSIP_SC_FORBIDDEN
-        if user != self.cfg.user:
+        if user != self.cfg.user and user not in self.cfg.language_users:
             return pj.PJSIP_SC_NOT_FOUND
         if self.draining:
             return pj.PJSIP_SC_SERVICE_UNAVAILABLE

@@ -78,8 +78,9 @@ class _Phone(pj.Call):
 
 
 class Softphone:
-    def __init__(self, settings: Settings, ani: str | None):
-        self.settings, self.ani = settings, ani
+    def __init__(self, settings: Settings, ani: str | None, language: str | None = None):
+        """`language`: what the caller speaks (--say in that language's voice); None: English."""
+        self.settings, self.ani, self.language = settings, ani, language
         self.out = OutgoingAudio()
         self.recorder = StereoRecorder()
         self.ports = PortPool("softphone")
@@ -137,8 +138,11 @@ class Softphone:
     def run(self, uri: str, steps: list[Step], timeout: float = 120.0) -> list[dict]:
         from tts import get_synthesizer
 
-        voice = get_synthesizer("espeak", "en-us")
-        voice.wpm = 130  # slower espeak is far easier for any recogniser to hear
+        if self.language and self.language != self.settings.languages[0]:
+            voice = get_synthesizer(settings=self.settings, language=self.language)
+        else:
+            voice = get_synthesizer("espeak", "en-us")
+            voice.wpm = 130  # slower espeak is far easier for any recogniser to hear
         host = uri.split("@", 1)[-1].split(":")[0].split(";")[0] or "127.0.0.1"
         phone = PjThread(host, 0, tcp=False, max_calls=1)
         holder: dict = {}

@@ -14,9 +14,11 @@ from .audio_buffers import RATE, OutgoingAudio, Playback
 
 
 class Speaker(threading.Thread):
-    def __init__(self, synth, cache, out: OutgoingAudio, clock=time.monotonic, call_id=None):
+    def __init__(self, synth, cache, out: OutgoingAudio, clock=time.monotonic, call_id=None, voices=None):
+        """`voices(language) -> (synth, cache)`: the voice of a Say in another language (None: one voice)."""
         super().__init__(name="speaker" if call_id is None else f"speaker-{call_id}", daemon=True)
         self.synth, self.cache, self.out, self.clock, self.call_id = synth, cache, out, clock, call_id
+        self.voices = voices
         self._jobs: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._active: list[tuple[Playback, threading.Event]] = []   # said, not yet over
@@ -74,18 +76,19 @@ class Speaker(threading.Thread):
             item, playback, cancel, queued = job
             if not cancel.is_set():
                 metrics.queue_wait("tts", time.monotonic() - queued)
-                self._play(item.text, playback, cancel)
+                synth, cache = self.voices(getattr(item, "language", "")) if self.voices else (self.synth, self.cache)
+                self._play(item.text, playback, cancel, synth, cache)
             self.out.finish(playback)
 
-    def _play(self, text: str, playback: Playback, cancel: threading.Event) -> None:
+    def _play(self, text: str, playback: Playback, cancel: threading.Event, synth, cache) -> None:
         start = self.clock()
-        pcm = self.cache.get(text) if self.cache else None
+        pcm = cache.get(text) if cache else None
         if pcm is not None:
             self.first_chunk_ms = (self.clock() - start) * 1000
             self.out.push(pcm, playback)
             return
         first = True
-        for chunk in self.synth.stream(text, RATE, cancel):
+        for chunk in synth.stream(text, RATE, cancel):
             if cancel.is_set():
                 return
             if first:
