@@ -48,7 +48,7 @@ def analyze(stored: StoredCall, recognizer, embedder, language: str = "en") -> C
     figures = metrics.compute(timeline)
     call_topics = topics.call_topics(timeline, embedder)
     complaint = call_topics["complaint"]
-    card = scorecard.load_scorecard(scorecard.scorecard_for(timeline.channel))
+    card = scorecard.load_scorecard(scorecard.scorecard_for(timeline.channel, timeline.language))
     result = scorecard.score(card, timeline, figures, feelings, found, (complaint["flag"], complaint["subject"]),
                              embedder)
     audio = redacted_audio(recording, found) if recording is not None else None

@@ -35,7 +35,7 @@ def call_detail(s: Session, call_id: int) -> dict:
     items = s.scalars(by_call(ScoreItem).order_by(ScoreItem.id)).all()
     topics = s.scalars(by_call(CallTopic).order_by(CallTopic.id)).all()
     return {
-        "id": call.id, "channel": str(call.channel), "ani": call.ani,
+        "id": call.id, "channel": str(call.channel), "language": call.language, "ani": call.ani,
         "started_at": call.started_at.isoformat(timespec="seconds") if call.started_at else None,
         "ended_at": call.ended_at.isoformat(timespec="seconds") if call.ended_at else None,
         "duration_s": _duration(call, metrics), "outcome": call.outcome and str(call.outcome),

@@ -265,7 +265,7 @@ def _load(path: Path, mtime: int) -> Scorecard:
 
     if not isinstance(data, dict) or not isinstance(data.get("sections"), list) or not data["sections"]:
         fail("top level", "expected a mapping with a non-empty 'sections' list")
-    unknown = set(data) - {"name", "title", "channels", "threshold", "sections"}
+    unknown = set(data) - {"name", "title", "channels", "language", "threshold", "sections"}
     if unknown:
         fail("top level", f"unknown field {min(unknown)!r}")
     channels = _listed(data.get("channels") or [])
@@ -295,12 +295,19 @@ def _load(path: Path, mtime: int) -> Scorecard:
                      channels=channels, threshold=float(threshold), questions=questions)
 
 
-def scorecard_for(channel: str) -> str:
-    """The name of the scorecard whose `channels:` lists this channel."""
+def scorecard_for(channel: str, language: str = "en") -> str:
+    """The name of the scorecard whose `channels:` lists this channel, for calls in `language` (a scorecard's
+    `language:`, English when it names none); a language without one of its own is scored by the English one."""
+    listed = []
     for path in sorted(SCORECARD_DIR.glob("*.yaml")):
         data = load_yaml(path, "scorecard")
         if isinstance(data, dict) and channel in _listed(data.get("channels") or []):
-            return path.stem
+            listed.append((str(data.get("language") or "en"), path.stem))
+    for wanted in (language, "en"):
+        if found := [name for lang, name in listed if lang == wanted]:
+            return found[0]
+    if listed:
+        return listed[0][1]
     raise IvrError(f"{SCORECARD_DIR}: no scorecard lists channel {channel!r}")
 
 

@@ -145,7 +145,8 @@ class Analyzer:
         """Analyse one claimed call and store the result; returns done, failed or lost (the lease)."""
         try:
             stored = pipeline.StoredCall.read(self.sessions, call_id)
-            result = pipeline.analyze(stored, self.recognizer, self.embedder, self.settings.asr.language)
+            language = stored.call.language or self.settings.asr.language   # the language the call was served in
+            result = pipeline.analyze(stored, self.recognizer, self.embedder, language)
             recording = stored.call.recording_path
             with self.sessions.begin() as s:
                 job = self._own_job(s, call_id)

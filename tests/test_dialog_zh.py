@@ -139,3 +139,19 @@ def test_nlu_language_from_the_shell():
     r = run_ivr("nlu", "我要转两百块到储蓄", "--language", "zh", "--json")
     assert r.returncode == 0, r.stderr
     assert '"intent": "transfer_funds"' in r.stdout and '"amount": "200.00"' in r.stdout and "储" not in r.stderr
+
+
+def test_a_mandarin_call_is_scored_by_the_mandarin_scorecard(tmp_path):
+    env = {"IVR_DATA_DIR": str(tmp_path)}
+    assert run_ivr("db", "init", "--demo", env=env).returncode == 0
+    run_ivr("chat", "--ani", ALEX, "--language", "zh", env=env, stdin="dtmf:2468\n查余额\n没有了，谢谢\n")
+    assert run_ivr("analyze", "1", env=env).returncode == 0
+    r = run_ivr("calls", "show", "1", "--json", env=env)
+    import json
+
+    shown = json.loads(r.stdout)
+    answers = {i["id"]: i["answer"] for i in shown["score"]["items"]}
+    assert shown["language"] == "zh" and shown["score"]["scorecard"] == "banking_ivr_zh", shown["score"]
+    assert shown["score"]["total"] == 100, shown["score"]
+    assert answers["greeting"] == answers["verified_before_data"] == answers["closing"] == "yes"
+    assert shown["sentiment"]["caller"]["overall"] is not None     # SnowNLP on the caller's Mandarin turns
