@@ -1,6 +1,6 @@
 """Turn latency of `ivr serve` under N concurrent scripted SIP calls (the project's pjsua2 softphone).
 
-    python bench/latency.py [--calls 1 4] [--turns 3] [--rounds 2] [--with-analyzer]
+    python bench/latency.py [--calls 1 4] [--turns 3] [--rounds 2] [--with-analyzer] [--languages en zh]
 
 Each caller keys the PIN, then speaks requests. Two figures per spoken turn, side by side:
 - server side: what `ivr serve` stores, from the end of the caller's speech to the first IVR frame it sends,
@@ -11,6 +11,8 @@ Prints p50/p95/max, calls completed/failed, server CPU and RSS.
 Targets (2 cores, 4 concurrent calls, caller side): p50 <= 450 ms, p95 <= 700 ms, zero failures.
 --with-analyzer measures each N again with `ivr analyze --follow` busy re-transcribing a backlog of recorded
 calls beside the live ones (target: p95 within 15 % of without).
+--languages en zh measures Mandarin calls too (sip:bank-zh@, the softphone speaking Mandarin in the zh voice,
+heard by Whisper base with the language forced; target: zh turns within 1.5x the English ones).
 """
 from __future__ import annotations
 
@@ -32,7 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 IVR = str(Path(sys.executable).with_name("ivr"))
 CALLERS = [("+15550100", "2468#"), ("+15550101", "1357#")]
-REQUESTS = ["what is my balance", "I want to hear my recent transactions", "when are you open on saturday"]
+REQUESTS = {"en": ["what is my balance", "I want to hear my recent transactions", "when are you open on saturday"],
+            "zh": ["我想查一下余额", "最近的交易记录", "你们周六几点开门"]}
+GOODBYE = {"en": "goodbye", "zh": "再见"}
+USERS = {"en": "bank", "zh": "bank-zh"}
 
 
 def free_port() -> int:
@@ -83,18 +88,18 @@ def caller_side_latencies(wav: Path, floor_db: float = -45.0, gap_s: float = 0.5
     return out
 
 
-def run_calls(n: int, port: int, env: dict, turns: int, record_dir: Path) -> list[int]:
+def run_calls(n: int, port: int, env: dict, turns: int, record_dir: Path, language: str = "en") -> list[int]:
     """Start n scripted softphone calls 0.3 s apart, each recording what it sent and heard; wait for all;
     return their exit codes."""
     procs = []
     for i in range(n):
         ani, pin = CALLERS[i % len(CALLERS)]
         steps = ["--dtmf", pin]
-        for req in REQUESTS[:turns]:
+        for req in REQUESTS[language][:turns]:
             steps += ["--say", req]
-        steps += ["--say", "goodbye"]
+        steps += ["--say", GOODBYE[language], "--language", language]
         record = record_dir / f"call-{time.monotonic_ns()}.wav"
-        procs.append(subprocess.Popen([IVR, "call", f"sip:bank@127.0.0.1:{port}", "--ani", ani, *steps,
+        procs.append(subprocess.Popen([IVR, "call", f"sip:{USERS[language]}@127.0.0.1:{port}", "--ani", ani, *steps,
                                        "--record", str(record), "--no-transcribe", "--json"], env=env,
                                       stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
@@ -108,12 +113,14 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=3, help="spoken requests per call")
     ap.add_argument("--rounds", type=int, default=2, help="batches of N concurrent calls, one after the other")
     ap.add_argument("--with-analyzer", action="store_true", help="measure again with the analyzer busy")
+    ap.add_argument("--languages", nargs="+", choices=["en", "zh"], default=["en"], help="the calls' language(s)")
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
     port = free_port()
     env = {**os.environ, "IVR_DATA_DIR": str(data), "IVR_TELEPHONY__RTP_PORT": str(free_port() // 2 * 2)}
     subprocess.run([IVR, "db", "init", "--demo"], env=env, check=True, capture_output=True)
-    subprocess.run([IVR, "prompts", "render"], env=env, check=True, capture_output=True)
+    for language in args.languages:
+        subprocess.run([IVR, "prompts", "render", "--language", language], env=env, check=True, capture_output=True)
     server_log = data / "serve.log"
     with server_log.open("w") as out:
         server = subprocess.Popen([IVR, "serve", "--sip-port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -130,7 +137,7 @@ def main() -> None:
 
     sessions = session_factory(make_engine(f"sqlite:///{data}/ivr.sqlite3"))
     print(f"ivr serve on 127.0.0.1:{port}; {os.cpu_count()} CPU cores; {args.turns} spoken turns per call")
-    def measure(n: int, label: str) -> float | None:
+    def measure(n: int, label: str, language: str = "en") -> float | None:
         """Run the calls; print the figures; return the caller-side p95 (ms)."""
         with sessions() as s:
             first_id = (s.scalar(select(Call.id).order_by(Call.id.desc()).limit(1)) or 0) + 1
@@ -138,7 +145,7 @@ def main() -> None:
         rcs, records = [], data / f"records-{n}-{label}"
         records.mkdir()
         for _ in range(args.rounds):
-            rcs += run_calls(n, port, env, args.turns, records)
+            rcs += run_calls(n, port, env, args.turns, records, language)
         wall, cpu = time.monotonic() - t0, proc_cpu_s(server.pid) - cpu0
         time.sleep(1.0)
         with sessions() as s:
@@ -150,6 +157,7 @@ def main() -> None:
         done, total = sum(c.outcome == "completed" for c in calls), len(calls)
         lat = [t["latency_ms"] for t in timings]
         heard = [ms for wav in sorted(records.glob("*.wav")) for ms in caller_side_latencies(wav)]
+        medians[(n, language)] = (pct(heard, 0.5), pct(heard, 0.95)) if heard else None
         print(f"\n{n} concurrent call(s) x {args.rounds} rounds, {label}: completed {done}/{total}, "
               f"failed {total - done} (softphone exit codes {rcs})")
         if lat:
@@ -171,8 +179,19 @@ def main() -> None:
         return pct(heard, 0.95) if heard else None
 
     analyzer = None
+    medians: dict = {}
     try:
-        without = {n: measure(n, "no analyzer" if args.with_analyzer else "") for n in args.calls}
+        for language in args.languages[1:]:
+            for n in args.calls:
+                measure(n, f"{language} calls", language)
+        without = {n: measure(n, "no analyzer" if args.with_analyzer else args.languages[0], args.languages[0])
+                   for n in args.calls}
+        for language in args.languages[1:]:
+            for n in args.calls:
+                ours, base = medians.get((n, language)), medians.get((n, args.languages[0]))
+                if ours and base:
+                    print(f"\n{language} / {args.languages[0]}, {n} call(s), caller side: p50 {ours[0] / base[0]:.2f}x, "
+                          f"p95 {ours[1] / base[1]:.2f}x   (target <= 1.5x)")
         if args.with_analyzer:
             analyzer, backlog = start_analyzer(data, env, sessions)
             busy = {n: measure(n, "analyzer busy") for n in args.calls}
