@@ -12,9 +12,8 @@ deliver the input: the session is already in the Listen's state and takes it as 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-
 from collections.abc import Callable
+from dataclasses import replace
 
 from .bank import BankBackend, BankUnavailable
 from .context import CallContext

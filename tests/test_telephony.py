@@ -199,21 +199,27 @@ def test_four_simultaneous_callers_and_a_fifth_is_busy(server):
     assert len(new) == 4 and all(c.outcome == "completed" for c in new)
 
 
-def test_a_call_given_the_sip_id_of_a_call_that_just_ended_runs_to_its_end(server):
-    """pjsua reuses its 4 call ids: three calls in progress hold three, and each of four short calls in a row gets
-    the id the one before just gave back. The ended call's object must be gone by then: freed later, pjsua2's
-    ~Call() took the new call's callbacks and hung it up (in a database outage, a call left open for ever)."""
-    before = len(server.calls())
+def calls_on_a_reused_id(server, held_ms: int, short_ms: int):
+    """Three held calls take three of pjsua's 4 call ids; four short calls in a row then each get the id the one
+    before just gave back. Returns the SIPp runs of both (the short ones', the held ones' (rc, out, err))."""
     held = subprocess.Popen(["sipp", f"127.0.0.1:{server.port}", "-sn", "uac", "-s", "bank", "-i", "127.0.0.1",
-                             "-p", str(free_port()), "-m", "3", "-l", "3", "-r", "10", "-d", "14000", "-nostdin",
+                             "-p", str(free_port()), "-m", "3", "-l", "3", "-r", "10", "-d", str(held_ms), "-nostdin",
                              "-timeout", "60", "-timeout_error"], cwd=server.data_dir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2.0)
-    row = sipp(server, "-sn", "uac", "-m", "4", "-l", "1", "-d", "1500", timeout=60)
+    row = sipp(server, "-sn", "uac", "-m", "4", "-l", "1", "-d", str(short_ms), timeout=60)
     out, err = held.communicate(timeout=90)
-    assert row.returncode == 0, row.stdout[-2000:] + row.stderr[-1000:]   # no call hung up by the IVR mid-call
-    assert held.returncode == 0, out[-2000:] + err[-1000:]
     time.sleep(1.5)
+    return row, (held.returncode, out, err)
+
+
+def test_a_call_given_the_sip_id_of_a_call_that_just_ended_runs_to_its_end(server):
+    """The ended call's object must be gone by the time its id is reused: freed later, pjsua2's ~Call() took the
+    new call's callbacks and hung it up (in a database outage, a call left open for ever)."""
+    before = len(server.calls())
+    row, (rc, out, err) = calls_on_a_reused_id(server, 14000, 1500)
+    assert row.returncode == 0, row.stdout[-2000:] + row.stderr[-1000:]   # no call hung up by the IVR mid-call
+    assert rc == 0, out[-2000:] + err[-1000:]
     calls = server.calls()[before:]
     assert len(calls) == 7 and all(c.outcome == "caller_hangup" and c.ended_at for c in calls), \
         [(c.id, c.outcome) for c in calls]
@@ -228,14 +234,7 @@ def test_an_ended_calls_object_freed_late_leaves_the_next_call_on_its_id_alone(t
 
     srv = Server(tmp_path / "late", prefix=(sys.executable, str(ROOT / "tests" / "late_free_serve.py")))
     try:
-        held = subprocess.Popen(["sipp", f"127.0.0.1:{srv.port}", "-sn", "uac", "-s", "bank", "-i", "127.0.0.1",
-                                 "-p", str(free_port()), "-m", "3", "-l", "3", "-r", "10", "-d", "12000", "-nostdin",
-                                 "-timeout", "60", "-timeout_error"], cwd=srv.data_dir,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)
-        row = sipp(srv, "-sn", "uac", "-m", "4", "-l", "1", "-d", "2500", timeout=60)
-        out, err = held.communicate(timeout=90)
-        time.sleep(1.5)
+        row, (rc, out, err) = calls_on_a_reused_id(srv, 12000, 2500)
         calls = srv.calls()
     finally:
         srv.proc.send_signal(signal.SIGTERM)
@@ -245,7 +244,7 @@ def test_an_ended_calls_object_freed_late_leaves_the_next_call_on_its_id_alone(t
             srv.proc.kill()
             srv.proc.wait(10)
     assert row.returncode == 0, row.stdout[-2000:] + row.stderr[-1000:]   # no call hung up by the IVR mid-call
-    assert held.returncode == 0, out[-2000:] + err[-1000:]
+    assert rc == 0, out[-2000:] + err[-1000:]
     assert "without a disconnect" not in "".join(srv.output)
     assert len(calls) == 7 and all(c.outcome == "caller_hangup" and c.ended_at for c in calls), \
         [(c.id, c.outcome) for c in calls]

@@ -7,17 +7,8 @@ import subprocess
 import pytest
 
 from .conftest import IVR, ROOT
-from .sip_peers import Server
 
 pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="sip-tester is not installed")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("serve-zh"))
-    yield srv
-    srv.stop()
-    assert srv.proc.returncode == 0, "".join(srv.output[-30:])
 
 
 def call(server, user, *args, timeout=240):
@@ -58,7 +49,7 @@ def test_an_english_caller_asks_for_mandarin_mid_call(server):
     assert ivr[-1] == "感谢您致电演示银行，再见。" and c.outcome == "completed", ivr
 
 
-def test_an_unknown_sip_user_is_still_refused(server, tmp_path):
+def test_an_unknown_sip_user_is_still_refused(server):
     r = subprocess.run([IVR, "call", f"sip:bank-fr@127.0.0.1:{server.port}", "--wait", "1"], capture_output=True,
                        text=True, timeout=60, env=server.env, cwd=ROOT)
     assert r.returncode != 0 and "404" in r.stderr
