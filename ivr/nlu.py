@@ -114,6 +114,7 @@ class IntentClassifier:
         self.lex = load_words(self.language)
         self.intents = tuple(data["intents"])
         self.threshold = float(data.get("threshold", 0.45))
+        self.early_end = float(data.get("early_end_confidence", 0.65))   # lets a call end a turn early
         self.keywords = {kw.lower(): name for name, spec in data["intents"].items() for kw in spec.get("keywords", [])}
         self._labels, texts = [], []
         for group in ("intents", "confirm_intents"):

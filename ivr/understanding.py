@@ -64,7 +64,7 @@ class Interpreter:
 
         def result(value, kind="answer", complete=None, target=None) -> Understanding:
             if complete is None:
-                complete = nlu is not None and nlu.confidence >= EARLY_END_CONFIDENCE
+                complete = nlu is not None and nlu.confidence >= getattr(self.nlu, "early_end", EARLY_END_CONFIDENCE)
             slots = dict(nlu.slots) if nlu is not None else {}
             return Understanding(text, confidence, st.name, value, kind == "global", nlu,
                                  bool(complete) and not trails and value is not None, kind, target, slots)

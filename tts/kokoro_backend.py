@@ -51,6 +51,16 @@ def _g2p():
     return zh.ZHG2P()
 
 
+def trim_silence(audio: np.ndarray, lead_s: float = 0.03, trail_s: float = 0.12) -> np.ndarray:
+    """Kokoro starts each phrase with ~0.28 s of silence and ends it with ~0.75 s: heard on a call, that is
+    latency before every reply and a gap between its phrases. Keep a little of each."""
+    loud = np.flatnonzero(np.abs(audio) > 0.02 * (np.abs(audio).max() or 1))
+    if not len(loud):
+        return audio[:0]
+    start, end = max(0, loud[0] - int(lead_s * RATE)), min(len(audio), loud[-1] + int(trail_s * RATE))
+    return audio[start:end]
+
+
 class KokoroSynthesizer(Synthesizer):
     engine = "kokoro"
     language = "zh"
@@ -72,4 +82,4 @@ class KokoroSynthesizer(Synthesizer):
         with self._lock:
             audio = self._session.run(None, {"tokens": np.array([[0, *ids, 0]], np.int64), "style": style,
                                              "speed": np.array([self.speed], np.float32)})[0]
-        return np.asarray(audio, np.float32).ravel() * 0.8, RATE
+        return trim_silence(np.asarray(audio, np.float32).ravel()) * 0.8, RATE

@@ -21,8 +21,12 @@ class TtsError(IvrError):
 
 _SENTENCE = re.compile(r"(?<=[.!?;:])(?<!\.[a-zA-Z]\.)\s+|(?<=[。！？；])")  # not inside "a.m. to"
 _CLAUSE = re.compile(r"(?<=[，、：])")   # where a Chinese sentence may be cut into phrases
+_CJK = re.compile(r"[\u3400-\u9fff]")
 FIRST_PIECE_WORDS = (2, 4)  # the first piece is this many words, so the first audio comes early
 LATER_PIECE_WORDS = 10
+FIRST_PIECE_CHARS, LATER_PIECE_CHARS = (3, 8), (8, 16)   # the same for Chinese, in characters
+_ZH_CUT_AFTER = set("的为是在和到从了把给将号")          # a phrase may end after these (尾号: before the digits,
+                                                         # so a reply's first phrase is the same whatever they are)
 _PHRASE_START = {"and", "but", "or", "so", "is", "are", "was", "has", "have", "will", "of", "for", "to", "from",
                  "with", "at", "on", "in", "by", "please", "followed", "which", "that", "if", "when"}
 
@@ -47,8 +51,9 @@ def split_for_speech(text: str, eager: bool = True) -> list[str]:
         return sentences
     pieces: list[str] = []
     for sentence in sentences:
-        if _CLAUSE.search(sentence):   # Chinese: no spaces to cut at; its commas are the phrases
-            pieces += [c for c in _CLAUSE.split(sentence) if c]
+        if _CJK.search(sentence):   # Chinese: no spaces; its commas, then its particles, are where to cut
+            for clause in (c for c in _CLAUSE.split(sentence) if c):
+                pieces += _cut_chinese(clause, FIRST_PIECE_CHARS if not pieces else LATER_PIECE_CHARS)
             continue
         words = sentence.split()
         limit = FIRST_PIECE_WORDS if not pieces else (LATER_PIECE_WORDS // 2, LATER_PIECE_WORDS)
@@ -60,6 +65,21 @@ def split_for_speech(text: str, eager: bool = True) -> list[str]:
         if words:
             pieces.append(" ".join(words))
     return pieces
+
+
+def _cut_chinese(clause: str, limit: tuple[int, int]) -> list[str]:
+    """A Chinese clause in phrases cut after a particle (的, 为...): the first one between limit[0] and limit[1]
+    characters, else the next one that leaves at least 4 characters; a clause without one stays whole (a cut in
+    the middle of a word or an amount sounds broken)."""
+    pieces = []
+    while len(clause) > limit[1] + 2:
+        lo, hi = limit
+        k = next((i + 1 for i in range(lo - 1, len(clause) - 4) if clause[i] in _ZH_CUT_AFTER), None)
+        if k is None:
+            break
+        pieces.append(clause[:k])
+        clause, limit = clause[k:], LATER_PIECE_CHARS
+    return pieces + ([clause] if clause else [])
 
 
 def to_pcm16(samples: np.ndarray, src_rate: int, dst_rate: int) -> bytes:
