@@ -6,7 +6,7 @@ from functools import cached_property
 
 from sqlalchemy import inspect
 
-from config import IvrError, Settings, get_settings
+from config import CONFIG_DIR, IvrError, Settings, get_settings
 from models import make_engine, session_factory
 
 from .bank import SqlBank
@@ -66,8 +66,6 @@ class App:
             if code == self.default_language:
                 pack = LanguagePack(code, self.flow, self.prompts, self.nlu, load_words(code))
             else:
-                from config import CONFIG_DIR
-
                 prompts = load_prompts(code)
                 flow = load_flow(self.flow.path, prompts=prompts, language=code,
                                  intents=intent_names(CONFIG_DIR / "intents" / f"{code}.yaml"))
