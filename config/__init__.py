@@ -1,6 +1,7 @@
 """Settings: YAML defaults in config/settings.yaml, overridden by IVR_* environment variables."""
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -202,3 +203,9 @@ def get_settings() -> Settings:
         raise IvrError(_first_error(err)) from None
     except ValueError as err:  # e.g. malformed JSON in a nested env override
         raise IvrError(f"invalid setting: {str(err).splitlines()[0]}") from None
+
+
+def model_cache() -> Path:
+    """Where models joined from their PyPI parts are kept, once per machine and user (`IVR_MODEL_CACHE`, else
+    ~/.cache/bank-ivr): every data dir links to them instead of holding its own copy of hundreds of MB."""
+    return Path(os.environ.get("IVR_MODEL_CACHE") or Path.home() / ".cache" / "bank-ivr")

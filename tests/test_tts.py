@@ -116,3 +116,54 @@ def test_prompt_cache_renders_once(tmp_path):
     pcm = cache.get(prompts["goodbye"])
     assert pcm is not None and len(pcm) > 8000
     assert cache.get("a sentence nobody rendered") is None
+
+
+@pytest.mark.parametrize("text,spoken", [
+    ("您尾号4 3 2 1的活期账户余额为¥2,450.75。", "您尾号四三二一的活期账户余额为两千四百五十元七角五分。"),
+    ("支出84.12元", "支出八十四元一角二分"),
+    ("存入5.05元", "存入五元零五分"),
+    ("¥0.50", "五角"),
+    ("¥10200", "一万零二百元"),
+    ("11月29日，Grocery Mart", "十一月二十九日，Grocery Mart"),
+    ("周一至周五上午9点到下午5点", "周一至周五上午九点到下午五点"),
+    ("13:30", "下午一点三十分"),
+    ("最近的5笔交易", "最近的五笔交易"),
+    ("2024-11-29", "十一月二十九日"),
+])
+def test_mandarin_normalisation(text, spoken):
+    assert normalize(text, "zh") == spoken
+
+
+@pytest.mark.parametrize("n,words", [(0, "零"), (10, "十"), (15, "十五"), (20, "二十"), (105, "一百零五"),
+                                     (1010, "一千零一十"), (1250, "一千二百五十"), (2450, "两千四百五十"),
+                                     (10086, "一万零八十六"), (12000, "一万二千"), (20000, "两万"),
+                                     (100000005, "一亿零五")])
+def test_mandarin_number_words(n, words):
+    from tts.normalize_zh import number_to_zh
+
+    assert number_to_zh(n) == words
+
+
+def test_mandarin_is_cut_into_phrases_after_its_particles():
+    from tts.synthesizer import split_for_speech
+
+    assert split_for_speech("您尾号四三二一的活期账户余额为两千四百五十元七角五分。") == [
+        "您尾号", "四三二一的活期账户余额为", "两千四百五十元七角五分。"]   # the first phrase: the same for any card
+    assert split_for_speech("请问有什么可以帮您？您可以说：查余额、转账。") == [
+        "请问有什么可以帮您？", "您可以说：", "查余额、", "转账。"]
+    assert split_for_speech("您的通话将被录音。", eager=False) == ["您的通话将被录音。"]
+
+
+def test_the_mandarin_voice_speaks_without_long_silences(tmp_path):
+    """Kokoro-82M (packaged weights) reads Mandarin (`ivr say --language zh`, in its own process as ivr serve runs
+    it); its ~0.3 s lead and ~0.75 s trail of silence are trimmed."""
+    from .conftest import run_ivr
+
+    out = tmp_path / "zh.wav"
+    r = run_ivr("say", "您好，欢迎致电演示银行。", "--language", "zh", "-o", str(out), env={"IVR_DATA_DIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    pcm, rate = sf.read(str(out), dtype="float32")
+    assert rate == 8000
+    loud = np.flatnonzero(np.abs(pcm) > 0.02 * np.abs(pcm).max())
+    assert 1.0 < len(pcm) / 8000 < 6.0                     # a second or more of speech
+    assert loud[0] / 8000 < 0.1 and (len(pcm) - loud[-1]) / 8000 < 0.3

