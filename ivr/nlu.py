@@ -115,7 +115,9 @@ class IntentClassifier:
         self.intents = tuple(data["intents"])
         self.threshold = float(data.get("threshold", 0.45))
         self.early_end = float(data.get("early_end_confidence", 0.65))   # lets a call end a turn early
+        self.ask_below = float(data.get("ask_below", 0.0))   # a menu reading less sure than this is asked about
         self.keywords = {kw.lower(): name for name, spec in data["intents"].items() for kw in spec.get("keywords", [])}
+        self.names = {name: str(spec["name"]) for name, spec in data["intents"].items() if spec.get("name")}
         self._labels, texts = [], []
         for group in ("intents", "confirm_intents"):
             for name, spec in data.get(group, {}).items():
@@ -132,6 +134,12 @@ class IntentClassifier:
             raise IvrError(f"{path}: unknown encoder {encoder!r} (minilm | char_ngrams)")
         self._matrix = self.encoder.encode(texts)
         self._texts = texts
+
+    def name_of(self, intent: str) -> str:
+        """How to name an intent to the caller ("Did you say ...?"): its `name:`, else its shortest example."""
+        if intent in self.names:
+            return self.names[intent]
+        return min((t for (name, _), t in zip(self._labels, self._texts) if name == intent), key=len, default=intent)
 
     def phrases(self, max_words: int = 4) -> dict[str, str]:
         """Short ways to ask for each intent: its keywords and its examples of up to `max_words` words."""

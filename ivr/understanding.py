@@ -7,7 +7,9 @@ The rules, in order, for speech:
 - slot states (digits, account, amount, card): the slot first; else a global; else a new request (a task of
   the flow's `requests` state) that leaves this one.
 - a menu (not a confirmation) where the words mean nothing, said in a few words: the phrase of the menu they
-  sound like (ivr/sounds_like.py), as a `guess` the dialog asks about ("Did you say branch hours?").
+  sound like (ivr/sounds_like.py), as a `guess` the dialog asks about ("Did you say branch hours?"); where the
+  language's intents set `ask_below`, an intent read with less confidence than that is asked about the same way
+  ("您是说查余额吗？") instead of acted on.
 - confirmations (expect: confirm): a correction (an answer to a `correct:` state: "no, make it 100 dollars")
   first, then a new request, then a clear yes or no; anything unclear ("I'm not sure", "absolutely not"...
   is a clear no) has no value and is asked again.
@@ -81,6 +83,9 @@ class Interpreter:
                 return result(r.intent)
             if st.confirm and yn in CONFIRM:  # "no, I want my transactions": wait for the full hangover
                 return result(yn, complete=False)
+            if (not st.confirm and r.intent and r.intent != "repeat" and (r.intent in st.on or r.intent in flow.globals)
+                    and r.confidence < getattr(self.nlu, "ask_below", 0.0)):   # not sure enough to act: asked
+                return result(r.intent, "guess", complete=False, target=self.nlu.name_of(r.intent))
             if r.intent in flow.globals:
                 return result(r.intent, "global")
             if r.intent in st.on and not st.confirm:

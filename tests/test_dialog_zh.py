@@ -155,3 +155,15 @@ def test_a_mandarin_call_is_scored_by_the_mandarin_scorecard(tmp_path):
     assert shown["score"]["total"] == 100, shown["score"]
     assert answers["greeting"] == answers["verified_before_data"] == answers["closing"] == "yes"
     assert shown["sentiment"]["caller"]["overall"] is not None     # SnowNLP on the caller's Mandarin turns
+
+
+def test_an_unsure_mandarin_reading_is_asked_about_not_acted_on(app):
+    """How Whisper base hears a synthetic "我想查一下余额" on the phone line: the n-grams and pinyin still point to
+    the balance, but not surely enough to act; the caller is asked, and a no acts on nothing."""
+    said, outcome = chat(app, "dtmf:2468", "看看我隔离的钱", "不是", "查余额", "没有了")
+    k = said.index("请问有什么可以帮您？您可以说：查余额、交易记录、挂失银行卡、转账，或者营业时间。")
+    assert said[k + 1].startswith("您是说") and said[k + 1].endswith("吗？")
+    assert said[k + 2].startswith("对不起") and not any("余额为" in s for s in said[k + 1:k + 3])
+    assert any(s.startswith("您尾号4 3 2 1的活期账户余额为") for s in said[k + 3:])
+    events = stored(app, CallEvent, CallEvent.kind == "sounds_like")
+    assert [e.detail["confirmed"] for e in events] == [False]
