@@ -82,7 +82,7 @@ CARD_TABLE = [
     ("the blue one", None), ("the third card", None), ("I'm not sure which", None), ("debit ending 3333", None),
 ]
 CONFIRM_TABLE_ZH = [
-    ("是的", "yes"), ("对，没错", "yes"), ("好的，转吧", "yes"), ("确认", "yes"), ("嗯，对的", "yes"), ("可以", "yes"),
+    ("是的", "yes"), ("对，没错", "yes"), ("好的，转吧", None), ("确认", "yes"), ("嗯，对的", "yes"), ("可以", "yes"),
     ("没问题", "yes"), ("当然", "yes"),
     ("不是", "no"), ("不对", "no"), ("不要转", "no"), ("取消", "no"), ("算了", "no"), ("不用了", "no"), ("错了", "no"),
     ("不行，别转", "no"),

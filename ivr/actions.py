@@ -118,9 +118,14 @@ def choose_card(ctx) -> str:
     if len(cards) == 1:
         _select_card(ctx, cards[0])
         return "one"
-    options = [ctx.text("card_option", kind=c.kind, last4=spaced(c.last4), key=i) for i, c in enumerate(cards, 1)]
-    ctx.vars["card_options"] = " ".join(options)
+    ctx.vars["card_options"] = card_options(ctx)
     return "several"
+
+
+def card_options(ctx) -> str:
+    """'For your debit card ending 2 2 2 2, say debit or press 1. ...' in the call's language."""
+    return " ".join(ctx.text("card_option", kind=c.kind, last4=spaced(c.last4), key=i)
+                    for i, c in enumerate(ctx.vars.get("cards", []), 1))
 
 
 def _select_card(ctx, card) -> None:

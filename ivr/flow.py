@@ -10,7 +10,8 @@ EXPECTS = ("intent", "confirm", "digits", "account", "amount", "card")
 OUTCOMES = ("completed", "failed")
 DTMF_KEYS = set("0123456789*#")
 REPEAT = "@repeat"
-LANGUAGE = "@language"   # a global that switches the call to the other language of `languages` (settings)
+LANGUAGE = "@language"   # a global that switches the call to the other language of `languages` (settings);
+                         # "@language:zh" to that language
 STATE_FIELDS = {"say", "say_in_others", "action", "prompt", "reprompts", "expect", "confirm", "digits", "sensitive", "dtmf",
                 "skip_if", "on", "next", "end", "transfer", "retry_on", "interruptible", "hints", "timeout_s",
                 "correct", "digit_timeout_s"}
@@ -126,7 +127,7 @@ def load_flow(path: Path | None = None, prompts: dict[str, str] | None = None,
         states[name] = st
 
     def check_state(where: str, target: str) -> None:
-        if target not in (REPEAT, LANGUAGE) and target not in states:
+        if target not in (REPEAT, LANGUAGE) and not target.startswith(LANGUAGE + ":") and target not in states:
             fail(where, f"unknown state {target!r}")
 
     def check_prompt(where: str, name: str) -> None:

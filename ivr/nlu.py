@@ -116,6 +116,7 @@ class IntentClassifier:
         self.threshold = float(data.get("threshold", 0.45))
         self.early_end = float(data.get("early_end_confidence", 0.65))   # lets a call end a turn early
         self.ask_below = float(data.get("ask_below", 0.0))   # a menu reading less sure than this is asked about
+        self.global_confidence = float(data.get("global_confidence", 0.0))   # a global outside a menu needs this
         self.keywords = {kw.lower(): name for name, spec in data["intents"].items() for kw in spec.get("keywords", [])}
         self.names = {name: str(spec["name"]) for name, spec in data["intents"].items() if spec.get("name")}
         self._labels, texts = [], []

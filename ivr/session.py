@@ -65,6 +65,10 @@ class DialogSession:
         self.intent_hints = language.intent_hints
         self.interpreter = Interpreter(self.flow, self.nlu, self.lex)
         self.ctx.prompts, self.ctx.words = self.prompts, self.lex
+        if "card_options" in self.ctx.vars:   # said again in the new language
+            from .actions import card_options
+
+            self.ctx.vars["card_options"] = card_options(self.ctx)
 
     # -- public API -------------------------------------------------------------------------------------
     @property
@@ -166,7 +170,7 @@ class DialogSession:
         identified (at the PIN), it waits until then: no account data before authentication."""
         self.pending = (u.value, u.slots)
         if not self.ctx.authenticated:   # served once the caller is identified: first the question in hand
-            return [self._say("identify_first", st), self._say(st.prompt, st, question=True), self._listen(st)]
+            return self._failure(st, "identify_first")
         if st.expect == "confirm" and "no" in st.on:
             return self._run(st.on["no"])
         intent, slots = self.pending
@@ -178,12 +182,12 @@ class DialogSession:
         if target == REPEAT:
             self._event("repeat")
             return [*self.last_said, self._listen(self.state)]
-        if target == LANGUAGE:
+        if target == LANGUAGE or target.startswith(LANGUAGE + ":"):
             others = [c for c in self.available if c != self.language.code]
-            if not others or self.languages is None:
-                return self._failure(self.state)
-            self._switch(others[0], "caller")
-            self.chosen = True
+            wanted = target.partition(":")[2] or next(iter(others), None)
+            if wanted in others and self.languages is not None:
+                self._switch(wanted, "caller")
+                self.chosen = True
             return self._run(self.ctx.state)   # the question again, in the caller's language
         self.last_intent = intent
         return self._run(target)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .words import CJK, Lexicon, find, join, load_words, lookup, tokens
+from .words import CJK, Lexicon, find, is_cjk, join, load_words, lookup, tokens
 
 words = tokens  # the tokenizer, under its old name
 
@@ -24,6 +24,12 @@ def parse_digits(text: str, lex: Lexicon | None = None) -> str | None:
     while i < len(toks):
         t = toks[i]
         nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        if w.grammar == "chinese" and (t in w.scales or nxt in w.scales) and (t in w.units or t in w.scales):
+            n, j = _chinese_number(toks, i, w)   # 两千四百六十八 is 2468, not 2, 4, 6, 8 with places dropped
+            if n is not None and n == int(n):
+                out.append(str(int(n)))
+                i = j
+                continue
         if t in w.repeat and (nxt in w.units or nxt.isdigit()):
             d = str(w.units[nxt]) if nxt in w.units else nxt
             out.append(d * w.repeat[t])
@@ -111,9 +117,25 @@ def _chinese_number(toks: list[str], i: int, w: Lexicon) -> tuple[Decimal | None
         i += 1
     if i == start:
         return None, i
+    if i < len(toks) and toks[i] in w.decimal_point and i + 1 < len(toks) and toks[i + 1] in w.units:
+        fraction, i = "", i + 1   # 一点五 1.5, 零点五 0.5
+        while i < len(toks) and toks[i] in w.units:
+            fraction, i = fraction + str(w.units[toks[i]]), i + 1
+        whole = total + section + (digit or 0)
+        return whole + Decimal(f"0.{fraction}"), i
+    nxt = toks[i] if i < len(toks) else ""
+    after_unit = start > 0 and _money_word(toks[start - 1], w)   # 一百二十块五到...: the 五 is 五角
+    if (i == start + 1 and digit is not None and is_cjk(toks[start]) and is_cjk(nxt) and not _money_word(nxt, w)
+            and not after_unit):
+        return None, i   # a numeral inside a word: 一下, 一些, 一半, 一点点
     if digit is not None:
         section += digit * (last_scale // 10 if last_scale >= 100 and not zero else 1)
     return total + section, i
+
+
+def _money_word(tok: str, w: Lexicon) -> bool:
+    """A word that may follow a number in an amount or a count (块, 毛, 分, 个, 钱) or is one (四)."""
+    return any(tok in s for s in (w.dollars, w.tenths, w.cents, w.counter, w.joiner, w.units, w.scales))
 
 
 @dataclass(frozen=True)
@@ -171,7 +193,8 @@ def read_amount(text: str, lex: Lexicon | None = None) -> Amount:
 
     main = next((g for g in reversed(groups) if g["unit"] == "dollars"), None)
     if main is None:
-        bare = [g for g in groups if g["unit"] == ""]
+        fraction_at = {k + 1 for k, g in enumerate(groups) if g["unit"] in ("tenths", "cents")}   # 五毛五: 0.55
+        bare = [g for k, g in enumerate(groups) if g["unit"] == "" and k not in fraction_at]
         if len(bare) > 1 and any(adjacent(a, b) for a, b in zip(bare, bare[1:])):
             return Amount("ambiguous")
         main = bare[-1] if bare else None
@@ -197,10 +220,10 @@ def _fraction(groups: list[dict], before: dict | None, bare_unit: str, adjacent)
         unit = g["unit"] or expect
         if before is not None and not adjacent(before, g):
             break
-        if unit == "tenths" and g["value"] < 10:
+        if unit == "tenths" and expect in ("tenths", "cents", "") and g["value"] < 10:
             fraction, expect = fraction + g["value"] / 10, "cents"
-        elif unit == "cents" and g["value"] < 100:
-            fraction, expect = fraction + g["value"] / 100, ""
+        elif unit == "cents" and expect != "done" and g["value"] < 100:
+            fraction, expect = fraction + g["value"] / 100, "done"   # the cents end it
         else:
             break
         before = g
@@ -227,7 +250,8 @@ def parse_transfer_accounts(text: str, lex: Lexicon | None = None) -> tuple[str 
     src = dst = None
     loose: list[str] = []
     for k, _, kind in lookup(toks, w.account_table):
-        prep = next((toks[j] for j in range(k - 1, max(-1, k - 4), -1) if toks[j] in w.from_words | w.to_words), None)
+        prep = next((toks[j] for j in range(k - 1, max(-1, k - 1 - w.direction_window), -1)
+                     if toks[j] in w.from_words | w.to_words), None)
         if prep in w.from_words:
             src = kind
         elif prep in w.to_words:
@@ -278,15 +302,15 @@ def clear_yes(text: str, lex: Lexicon | None = None) -> bool:
     the last, and not cut off ('...'). Anything else around it may be a negation the recogniser lost ("and
     correct" for "incorrect"), so the caller is asked again."""
     w = _lex(lex)
-    if re.search(r"(\.\.\.|…|-)\s*$", text):
-        return False
+    if re.search(r"(\.\.\.|…|-|—)\s*$", text) or (w.question_unclear and re.search(r"[?？]\s*$", text)):
+        return False   # cut off, or asked back ("对吧？" is "right?")
     toks = tokens(text)
     spans = find(toks, w.yes)
     if not spans:
         return False
     start, end = min(s for s, _ in spans), max(e for _, e in spans)
     return (all(t in w.before_yes or t in w.fillers for t in toks[:start])
-            and all(t in w.after_yes or t in w.fillers for t in toks[end:]))
+            and all((t in w.after_yes or t in w.fillers) and t not in w.asking for t in toks[end:]))
 
 
 def parse_yes_no(text: str, lex: Lexicon | None = None) -> str | None:

@@ -61,7 +61,7 @@ class Interpreter:
     def understand(self, st: State, text: str, confidence: float, ctx, task: str | None) -> Understanding:
         lex, flow = self.lex, self.flow
         toks = tokens(text)
-        trails = not toks or toks[-1] in lex.trailing or bool(re.search(r"(,|，|、|\.\.\.|…|-)\s*$", text))
+        trails = not toks or toks[-1] in lex.trailing or bool(re.search(r"(,|，|、|\.\.\.|…|-|—)\s*$", text))
         nlu: NluResult | None = None
 
         def result(value, kind="answer", complete=None, target=None) -> Understanding:
@@ -111,7 +111,7 @@ class Interpreter:
                     return result("yes" if yn == "yes" else None, complete=True)
             if value is not None:
                 return result(value, complete=True)
-            if r.intent in flow.globals:
+            if r.intent in flow.globals and r.confidence >= getattr(self.nlu, "global_confidence", 0.0):
                 return result(r.intent, "global")
         if find(toks, lex.frustration):
             return result("frustrated", "frustrated", complete=False)

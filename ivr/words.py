@@ -7,6 +7,7 @@ way, so matching is one rule for every language."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 
 from config import CONFIG_DIR, IvrError, load_yaml
@@ -18,6 +19,7 @@ class Lexicon:
         n, m = data["numbers"], data["money"]
         self.grammar: str = n.get("grammar", "english")      # how number words combine: english | chinese
         self.counter = set(n.get("counter", []))             # "三个八" = 888: a count, this word, a digit
+        self.decimal_point = set(n.get("decimal_point", []))  # 一点五 = 1.5
         self.units: dict[str, int] = n["units"]
         self.spoken_zero = set(n["spoken_zero"])
         self.teens: dict[str, int] = n["teens"]
@@ -37,6 +39,7 @@ class Lexicon:
         self.accounts: dict[str, str] = data["accounts"]
         self.account_table = table(self.accounts)
         self.from_words, self.to_words = set(data["directions"]["from"]), set(data["directions"]["to"])
+        self.direction_window = int(data["directions"].get("window", 3))   # tokens a from/to may stand before
         self.cards: dict[str, str] = data["cards"]
         self.card_table, self.ordinal_table = table(self.cards), table(self.ordinals)
         self.card_key_words = set(data["card_key_words"])
@@ -45,6 +48,8 @@ class Lexicon:
         self.yes, self.no, self.unsure = phrases(a["yes"]), phrases(a["no"]), phrases(a["unsure"])
         self.negate_after, self.after_yes, self.before_yes = set(a["negate_after"]), set(a["after_yes"]), \
             set(a["before_yes"])
+        self.question_unclear = bool(a.get("question_unclear", False))   # a yes asked back ("对吧？") is not a yes
+        self.asking = set(a.get("asking", []))   # particles that make a yes a question (对吧, 可以吗)
         self.frustration = phrases(data["frustration"])
         self.disfluencies, self.fillers = set(data["disfluencies"]), set(data["fillers"])
         self.trailing = frozenset(data["trailing"])
@@ -91,9 +96,9 @@ _TOKEN = re.compile(rf"\$|¥|-|\d+(?:\.\d+)?|[a-z']+|[{CJK}]")
 def tokens(text: str) -> list[str]:
     """Lower-case tokens; digits, '$', '¥' and decimals kept; 'twenty-four' -> 'twenty four'; '-50' keeps its sign
     as a '-' token; each Chinese character is a token."""
-    text = text.lower().replace("’", "'").replace("￥", "¥")
+    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")   # full-width ２４６８ and ￥ too
     text = re.sub(r"(?<![\w])-(?=\d)", " \0 ", text).replace("-", " ").replace("\0", "-").replace("$", " $ ")
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)   # 1,000元 as well as 1,000 dollars
     return _TOKEN.findall(text)
 
 

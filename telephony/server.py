@@ -224,10 +224,12 @@ class IvrServer:
 
     def disconnected(self, call: IvrCall) -> None:
         """The call is over in pjsua (a BYE either way, a CANCEL, a refusal, a timeout)."""
-        if call.pipeline:
-            call.pipeline.on_hangup()
-        self.forget(call)
-        self._free(call)
+        try:
+            if call.pipeline:
+                call.pipeline.on_hangup()
+        finally:   # whatever that raised, the object goes while its id is its own
+            self.forget(call)
+            self._free(call)
 
     def _free(self, call: IvrCall) -> None:
         """Destroy a call's C++ object inside its DISCONNECTED callback, while its pjsua id is still its own (the

@@ -190,7 +190,7 @@ def test_global_commands_mid_task(app):
 def test_unknown_caller_gives_account_number(app):
     said, outcome = chat(app, "one two three four five six seven eight", "five zero zero one five five five five",
                          "dtmf:1357", "check my balance", "no", ani=STRANGER)
-    assert said[1] == "普通话服务，请按九，或者说“普通话”。"   # a caller we do not know is offered Mandarin
+    assert said[1] == "普通话服务，请按九。"   # a caller we do not know is offered Mandarin
     assert "I couldn't recognise your phone number" in said[2]
     assert "Sorry, I couldn't find that account number. Please try again." in said
     assert any("checking account ending 5 5 5 5 is three hundred ten dollars and twenty cents" in s for s in said)

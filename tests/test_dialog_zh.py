@@ -104,7 +104,7 @@ def test_the_customers_stored_language_is_used_once_identified(app):
 
 
 def test_an_english_caller_switches_to_mandarin_and_back(app):
-    said, outcome = chat(app, "dtmf:2468", "说普通话", "查余额", "English please", "no", language=None)
+    said, outcome = chat(app, "dtmf:2468", "mandarin please", "查余额", "English please", "no", language=None)
     assert said[2].startswith("How can I help you today?")
     assert said[3] == "请问有什么可以帮您？您可以说：查余额、交易记录、挂失银行卡、转账，或者营业时间。"
     assert any(s.startswith("您尾号4 3 2 1的活期账户余额为") for s in said)
@@ -114,7 +114,7 @@ def test_an_english_caller_switches_to_mandarin_and_back(app):
 
 def test_an_unknown_caller_keys_9_for_mandarin(app):
     said, outcome = chat(app, "dtmf:9", "五零零零四三二一", "dtmf:2468#", "再见", ani=STRANGER, language=None)
-    assert said[1] == "普通话服务，请按九，或者说“普通话”。"
+    assert said[1] == "普通话服务，请按九。"
     assert said[3] == "无法识别您的来电号码。请说出或按键输入您的八位账号。"
     assert "为了您的账户安全，请说出或按键输入您的电话银行密码。" in said
     assert said[-1] == "感谢您致电演示银行，再见。" and outcome == "completed"
@@ -167,3 +167,25 @@ def test_an_unsure_mandarin_reading_is_asked_about_not_acted_on(app):
     assert any(s.startswith("您尾号4 3 2 1的活期账户余额为") for s in said[k + 3:])
     events = stored(app, CallEvent, CallEvent.kind == "sounds_like")
     assert [e.detail["confirmed"] for e in events] == [False]
+
+
+@pytest.mark.parametrize("text", ["English please", "in english"])
+def test_asking_for_the_language_in_use_changes_nothing(app, text):
+    said, outcome = chat(app, "dtmf:2468", text, "no", language=None)
+    assert said[2] == said[3] and said[3].startswith("How can I help you today?")   # the question again
+    assert not stored(app, CallEvent, CallEvent.kind == "language_changed")
+
+
+@pytest.mark.parametrize("text", ["转吧", "对，没错，就这样", "可以吗", "对吧？", "普通话"])
+def test_no_money_moves_and_the_call_goes_on_on_words_that_are_not_a_clear_yes(app, text):
+    said, outcome = chat(app, "dtmf:2468", "转两百块到储蓄", text, "不是", "没有了")
+    assert stored(app, Account.balance, Account.number == "50008765") == [Decimal("10200.00")]
+    assert "好的，这笔转账已取消，没有转出任何款项。" in said and outcome == "completed"
+
+
+def test_the_card_options_are_said_again_in_the_new_language(app):
+    said, outcome = chat(app, "dtmf:1357", "I lost my card", "mandarin please", "信用卡", "不是", "没有了", ani=PRIYA,
+                         language=None)
+    assert any(s.startswith("Which card is lost or stolen? For your debit card ending 2 2 2 2") for s in said)
+    assert any(s.startswith("请问哪张卡丢失或被盗？尾号2 2 2 2的借记卡，请说借记卡或按1") for s in said), said
+    assert "请确认，您要冻结尾号3 3 3 3的信用卡，对吗？" in said

@@ -158,3 +158,14 @@ def test_only_a_clear_yes_may_act(text, clear):
     from ivr.slots import clear_yes
 
     assert clear_yes(text) is clear
+
+
+@pytest.mark.parametrize("text, value", [("two dollars fifty cents ten cents", "2.50"),
+                                         ("fifty cents twenty cents", "0.50")])
+def test_the_cents_end_an_amount(text, value):
+    """Only one cents part follows the dollars: a second is not added to it."""
+    from decimal import Decimal
+
+    from ivr.slots import read_amount
+
+    assert read_amount(text).value == Decimal(value)

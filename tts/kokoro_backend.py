@@ -78,7 +78,7 @@ class KokoroSynthesizer(Synthesizer):
         ids = [self._vocab[c] for c in phonemes if c in self._vocab][:MAX_TOKENS]
         if not ids:
             return np.zeros(0, np.float32), RATE
-        style = self._style[len(ids)].reshape(1, -1).astype(np.float32)
+        style = self._style[min(len(ids), len(self._style) - 1)].reshape(1, -1).astype(np.float32)
         with self._lock:
             audio = self._session.run(None, {"tokens": np.array([[0, *ids, 0]], np.int64), "style": style,
                                              "speed": np.array([self.speed], np.float32)})[0]

@@ -57,7 +57,7 @@ def money_to_zh(amount: str) -> str:
     yuan = int(whole.lstrip("-") or 0)
     cents = int((frac + "00")[:2]) if frac else 0
     jiao, fen = divmod(cents, 10)
-    out = number_to_zh(yuan) + "元" if yuan or not cents else ""
+    out = ("两" if yuan == 2 else number_to_zh(yuan)) + "元" if yuan or not cents else ""
     if jiao:
         out += DIGITS[jiao] + "角"
     if fen:
@@ -115,6 +115,7 @@ def normalize_zh(text: str) -> str:
     text = _MONTH_DAY.sub(lambda m: f"{number_to_zh(int(m.group(1)))}月{number_to_zh(int(m.group(2)))}日", text)
     text = _CLOCK.sub(_clock_sub, text)
     text = _HOUR.sub(_hour_sub, text)
+    text = re.sub(r"(?<![\d.])2(?=[笔张个位次])", "两", text)   # 两笔交易, not 二笔
     text = _DECIMAL.sub(lambda m: number_to_zh(int(m.group(1))) + "点" + digits_to_zh(m.group(2)), text)
     text = _NUMBER.sub(lambda m: number_to_zh(int(m.group(0).replace(",", ""))), text)
     return re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", text).strip()   # spaces stay between Latin words
