@@ -18,5 +18,8 @@ class LanguagePack:
 
     @property
     def intent_hints(self) -> list[str]:
-        """The phrases a live call gives the recognizer at a menu: the intents' exact commands."""
-        return sorted(set(self.nlu.keywords))
+        """The phrases a live call gives the recognizer at a menu: the intents' exact commands, not the languages'
+        names (Whisper echoes a hint at times: a Mandarin "营业时间" came back "英语. 营业时间." and the call
+        switched to English)."""
+        switch = {i for i, target in self.flow.globals.items() if target.startswith("@language")}
+        return sorted({kw for kw, intent in self.nlu.keywords.items() if intent not in switch})

@@ -185,9 +185,10 @@ class DialogSession:
         if target == LANGUAGE or target.startswith(LANGUAGE + ":"):
             others = [c for c in self.available if c != self.language.code]
             wanted = target.partition(":")[2] or next(iter(others), None)
-            if wanted in others and self.languages is not None:
-                self._switch(wanted, "caller")
-                self.chosen = True
+            if wanted not in others or self.languages is None:   # the language in use (or none other): as if
+                return self._failure(self.state)                  # not understood ("in the correct" ~ "in english")
+            self._switch(wanted, "caller")
+            self.chosen = True
             return self._run(self.ctx.state)   # the question again, in the caller's language
         self.last_intent = intent
         return self._run(target)

@@ -171,8 +171,8 @@ def test_an_unsure_mandarin_reading_is_asked_about_not_acted_on(app):
 
 @pytest.mark.parametrize("text", ["English please", "in english"])
 def test_asking_for_the_language_in_use_changes_nothing(app, text):
-    said, outcome = chat(app, "dtmf:2468", text, "no", language=None)
-    assert said[2] == said[3] and said[3].startswith("How can I help you today?")   # the question again
+    said, outcome = chat(app, "dtmf:2468", text, "goodbye", language=None)
+    assert said[3] == "Sorry, what would you like to do?" and outcome == "completed"   # as if not understood
     assert not stored(app, CallEvent, CallEvent.kind == "language_changed")
 
 
