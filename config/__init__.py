@@ -9,7 +9,7 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field, IPvAnyAddress, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+from pydantic_settings import BaseSettings, SettingsConfigDict, YamlConfigSettingsSource
 
 CONFIG_DIR = Path(__file__).parent
 
