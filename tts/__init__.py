@@ -22,9 +22,34 @@ def get_synthesizer(engine: str | None = None, voice: str | None = None, setting
     if language and language != s.languages[0]:
         return _language_synthesizer(language, engine, voice, s)
     engine = engine or s.tts.engine
+    _check(engine)
+    voice = voice or (s.tts.voice if engine == s.tts.engine and s.tts.voice else _default_voice(engine, s))
+    return _build(engine, voice, s, lambda: get_synthesizer(s.tts.fallback_engine, None, s))
+
+
+def _language_synthesizer(language: str, engine: str | None, voice: str | None, s: Settings) -> Synthesizer:
+    spec = s.tts.languages.get(language)
+    if spec is None:
+        raise TtsError(f"no voice for language {language!r} (tts.languages in config/settings.yaml)")
+    engine = engine or spec.engine
+    _check(engine)
+    voices = {"piper": spec.piper_voice, "espeak": spec.espeak_voice, "edge": spec.edge_voice,
+              "kokoro": spec.kokoro_voice}
+    voice = voice or voices[engine]
+    if not voice:
+        raise TtsError(f"no {engine} voice for language {language!r} (tts.languages.{language})")
+    synth = _build(engine, voice, s, lambda: _language_synthesizer(language, spec.fallback_engine, None, s))
+    synth.language = language
+    return synth
+
+
+def _check(engine: str) -> None:
     if engine not in ENGINES:
         raise TtsError(f"unknown TTS engine {engine!r}: use one of {', '.join(ENGINES)}")
-    voice = voice or (s.tts.voice if engine == s.tts.engine and s.tts.voice else _default_voice(engine, s))
+
+
+def _build(engine: str, voice: str, s: Settings, fallback) -> Synthesizer:
+    """The synthesizer of one engine and voice; `fallback()` makes edge-tts's offline fallback."""
     if engine == "piper":
         from .piper_backend import PiperSynthesizer
 
@@ -33,43 +58,13 @@ def get_synthesizer(engine: str | None = None, voice: str | None = None, setting
         from .espeak_backend import EspeakSynthesizer
 
         return EspeakSynthesizer(voice)
-    from .edge_backend import EdgeSynthesizer
-
-    fallback = get_synthesizer(s.tts.fallback_engine, None, s)
-    return EdgeSynthesizer(voice, s.data_dir / "tts-cache", fallback, s.tts.edge_timeout_s)
-
-
-def _language_synthesizer(language: str, engine: str | None, voice: str | None, s: Settings) -> Synthesizer:
-    spec = s.tts.languages.get(language)
-    if spec is None:
-        raise TtsError(f"no voice for language {language!r} (tts.languages in config/settings.yaml)")
-    engine = engine or spec.engine
-    if engine not in ENGINES:
-        raise TtsError(f"unknown TTS engine {engine!r}: use one of {', '.join(ENGINES)}")
-    voices = {"piper": spec.piper_voice, "espeak": spec.espeak_voice, "edge": spec.edge_voice,
-              "kokoro": spec.kokoro_voice}
-    voice = voice or voices[engine]
-    if not voice:
-        raise TtsError(f"no {engine} voice for language {language!r} (tts.languages.{language})")
-    if engine == "piper":
-        from .piper_backend import PiperSynthesizer
-
-        synth: Synthesizer = PiperSynthesizer(voice, s.tts.cpu_threads)
-    elif engine == "espeak":
-        from .espeak_backend import EspeakSynthesizer
-
-        synth = EspeakSynthesizer(voice)
-    elif engine == "kokoro":
+    if engine == "kokoro":
         from .kokoro_backend import KokoroSynthesizer
 
-        synth = KokoroSynthesizer(voice, model_cache() / "kokoro")
-    else:
-        from .edge_backend import EdgeSynthesizer
+        return KokoroSynthesizer(voice, model_cache() / "kokoro")
+    from .edge_backend import EdgeSynthesizer
 
-        fallback = _language_synthesizer(language, spec.fallback_engine, None, s)
-        synth = EdgeSynthesizer(voice, s.data_dir / "tts-cache", fallback, s.tts.edge_timeout_s)
-    synth.language = language
-    return synth
+    return EdgeSynthesizer(voice, s.data_dir / "tts-cache", fallback(), s.tts.edge_timeout_s)
 
 
 __all__ = ["ENGINES", "PromptCache", "Synthesizer", "TtsError", "get_synthesizer", "load_prompts", "normalize"]
