@@ -42,7 +42,9 @@ def get_recognizer(engine: str | None = None, model: str | None = None,
 
                 path = model_store.whisper_model_dir(model, s.data_dir / "models")
                 _loaded[key] = WhisperRecognizer(path, s.asr.device, s.asr.compute_type, s.asr.cpu_threads,
-                                                 s.asr.workers, forced or s.asr.language, s.asr.min_window_s,
+                                                 s.asr.workers, forced or s.asr.language,
+                                                 s.asr.min_windows_s.get(forced, s.asr.min_window_s) if forced
+                                                 else s.asr.min_window_s,
                                                  tuple(s.asr.whisper_prompt_hints), forced)
             else:
                 from .vosk_backend import VoskRecognizer

@@ -5,7 +5,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, Field, IPvAnyAddress, ValidationError, field_validator
@@ -31,6 +31,7 @@ class AsrSettings(BaseModel):
     min_window_s: float = Field(10.0, ge=1.0, le=30.0)
     whisper_prompt_hints: list[str] = ["intent"]   # kinds of answer Whisper is told the phrases of
     models: dict[str, str] = {"zh": "accurate"}    # live model of a language other than `language` (multilingual)
+    min_windows_s: dict[str, Annotated[float, Field(ge=1.0, le=30.0)]] = {"zh": 6.0}  # min_window_s of such a language
 
 
 class VadSettings(BaseModel):

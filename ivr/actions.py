@@ -111,7 +111,7 @@ def task_done(ctx) -> str:
 @action
 def choose_card(ctx) -> str:
     ctx.require_auth()
-    cards = [c for c in ctx.bank.cards(ctx.customer.id) if c.status == "active"]
+    cards = [c for c in ctx.bank.cards(ctx.customer.id) if c.status != "blocked"]   # a held card may be lost too
     ctx.vars["cards"] = cards
     if not cards:
         return "none"
@@ -210,3 +210,6 @@ def execute_transfer(ctx) -> str:
         balance = next(a.balance for a in ctx.bank.accounts(ctx.customer.id) if a.kind == ctx.vars["from_account"])
         ctx.vars["available_words"] = money(balance)
     return result.status
+
+
+from . import proactive  # noqa: E402,F401 - registers the proactive service's actions

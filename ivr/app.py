@@ -74,6 +74,14 @@ class App:
         return self._languages[code]
 
     @cached_property
+    def predictor(self):
+        """Why an identified customer is likely calling (config/proactive.yaml), shared by the app's calls."""
+        from .contact_history import ContactHistory
+        from .proactive import Predictor
+
+        return Predictor(self.sessions, ContactHistory(self.sessions))
+
+    @cached_property
     def spools(self) -> dict[str | None, Spool]:
         return {}
 
@@ -95,7 +103,7 @@ class App:
         until the caller is identified (then the customer's stored language) or asks for another."""
         pack = self.language(language or self.default_language)
         return DialogSession(pack, SqlBank(self.sessions), ani, call_log, self.language, self.settings.languages,
-                             chosen=language is not None)
+                             chosen=language is not None, predictor=self.predictor)
 
     def open_call(self, ani: str | None, channel: str, clock=None, node: str | None = None,
                   language: str | None = None) -> tuple[CallLog, DialogSession]:

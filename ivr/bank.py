@@ -26,6 +26,7 @@ class CustomerInfo:
     name: str
     locked: bool = False         # telephone banking locked (too many wrong PINs)
     language: str | None = None  # the language the customer is served in (None: the call's)
+    proactive: bool = True       # offered the likely reason for a call (the customer may turn it off)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,17 @@ class TransferResult:
     reference: str | None = None
 
 
+@dataclass(frozen=True)
+class Signal:
+    """Something in the customer's accounts (or contact history) they may be calling about (ivr/proactive.py).
+    `values` are what an offer and its help say: amounts, merchants, last four digits; never a full number."""
+    kind: str                    # declined_payment | card_blocked | large_debit | transfer_problem | overdraft |
+                                 # salary_late (the bank); recent_call | open_complaint (the call store)
+    at: datetime                 # when it happened (naive UTC): a fresher one is likelier
+    values: dict
+    ref: int | None = None       # what the help acts on (the held card's id)
+
+
 class BankUnavailable(Exception):
     """The bank's systems (core banking, the database) cannot be reached now: the dialog apologises and offers an
     agent. Every BankBackend raises it, and only it, for an outage."""
@@ -70,6 +82,9 @@ class BankBackend(Protocol):
     def cards(self, customer_id: int) -> list[CardInfo]: ...
     def block_card(self, customer_id: int, card_id: int) -> str: ...     # reference number
     def transfer(self, customer_id: int, src: str, dst: str, amount: str) -> TransferResult: ...
+    def signals(self, customer_id: int, now: datetime) -> list[Signal]: ...   # what the customer may call about
+    def lift_hold(self, customer_id: int, card_id: int) -> bool: ...          # a fraud-check hold: card active
+    def set_proactive(self, customer_id: int, on: bool) -> None: ...          # the customer's preference
 
 
 def normalize_ani(ani: str) -> str:
@@ -92,6 +107,10 @@ def _reachable(method):
     return call
 
 
+def _info(c: Customer | None) -> CustomerInfo | None:
+    return CustomerInfo(c.id, c.name, c.phone_locked, c.language, c.proactive_offers) if c else None
+
+
 class SqlBank:
     """The demo bank on SQLAlchemy; every change runs in one database transaction."""
 
@@ -105,14 +124,13 @@ class SqlBank:
             return None
         with self.sessions() as s:
             c = s.scalar(select(Customer).where(Customer.ani == norm))
-            return CustomerInfo(c.id, c.name, c.phone_locked, c.language) if c else None
+            return _info(c)
 
     @_reachable
     def customer_by_account(self, number: str) -> CustomerInfo | None:
         with self.sessions() as s:
             a = s.scalar(select(Account).where(Account.number == number))
-            c = a.customer if a else None
-            return CustomerInfo(c.id, c.name, c.phone_locked, c.language) if c else None
+            return _info(a.customer if a else None)
 
     @_reachable
     def verify_pin(self, customer_id: int, pin: str) -> str:
@@ -185,3 +203,24 @@ class SqlBank:
                               amount=value, reference=ref))
             return TransferResult("ok", ref)
 
+
+    @_reachable
+    def signals(self, customer_id: int, now: datetime) -> list[Signal]:
+        from .account_signals import account_signals
+
+        with self.sessions() as s:
+            return account_signals(s, customer_id, now)
+
+    @_reachable
+    def lift_hold(self, customer_id: int, card_id: int) -> bool:
+        with self.sessions.begin() as s:
+            card = s.get(Card, card_id, with_for_update=True)
+            if card is None or card.customer_id != customer_id or card.status != "held":
+                return False
+            card.status = "active"
+            return True
+
+    @_reachable
+    def set_proactive(self, customer_id: int, on: bool) -> None:
+        with self.sessions.begin() as s:
+            s.get(Customer, customer_id, with_for_update=True).proactive_offers = on

@@ -342,6 +342,37 @@ def cmd_import(args) -> int:
     return _report_analyses(app, ids, as_json=args.json, files=args.files)
 
 
+def cmd_offers(args) -> int:
+    from analytics.offers import offer_report
+    from analytics.report import parse_since
+    from ivr.app import get_app
+    from models import utcnow
+
+    period = parse_since(args.since)
+    app = get_app()
+    app.require_schema()
+    now = utcnow()
+    with app.sessions() as s:
+        report = offer_report(s, now - period, now, tuple(app.flow.tasks))
+    if args.json:
+        print(json.dumps({"since": args.since, **report}))
+        return 0
+    rate = "-" if report["acceptance"] is None else f"{report['acceptance']:.0%}"
+    print(f"proactive offers in the last {args.since}: {report['offered']} made, {report['accepted']} accepted "
+          f"({rate}), {report['declined']} declined, {report['turned_off']} turned offers off")
+    for r in report["by_reason"]:
+        print(f"  {r['reason']:<18} offered {r['offered']:>5}  accepted {r['accepted']:>5} ({r['acceptance']:.0%})")
+    h = report["to_help"]
+    for path in ("offer", "menu"):
+        x = h[path]
+        if x["calls"]:
+            print(f"  to help via {'an offer' if path == 'offer' else 'the menu'}: {x['calls']} calls, "
+                  f"{x['turns']} caller turns, {x['seconds']} s after identification")
+    if h["saved"]:
+        print(f"  saved per accepted offer: {h['saved']['turns']} turns, {h['saved']['seconds']} s")
+    return 0
+
+
 def cmd_topics(args) -> int:
     from analytics.report import parse_since, period_topics
     from analytics.topics import rank_topics
@@ -627,6 +658,11 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--customer-channel", choices=["left", "right"], default="left")
     im.add_argument("--json", action="store_true", help='one {"call_id": N} object per file')
     im.set_defaults(func=cmd_import)
+
+    of = sub.add_parser("offers", help="proactive offers: made, accepted, and the turns and seconds they saved")
+    of.add_argument("--since", default="7d", help="period: 30m, 12h, 7d, 2w (default 7d)")
+    of.add_argument("--json", action="store_true")
+    of.set_defaults(func=cmd_offers)
 
     tp = sub.add_parser("topics", help="hot topics and complaint subjects, ranked, against the period before")
     tp.add_argument("--since", default="7d", help="period: 30m, 12h, 7d, 2w (default 7d)")

@@ -8,8 +8,10 @@ from .words import Lexicon, load_words
 
 class CallContext:
     def __init__(self, bank: BankBackend, ani: str | None, prompts: dict[str, str] | None = None,
-                 words: Lexicon | None = None):
+                 words: Lexicon | None = None, predictor=None, task_names: set[str] | None = None):
         self.bank, self.ani = bank, ani
+        self.predictor = predictor     # why the customer may be calling (ivr/proactive.py); None: never offered
+        self.task_names = task_names or set()   # the flow's self-service tasks
         self.prompts = prompts or {}
         self.words = words or load_words("en")   # the call's language: how values are said
         self.customer: CustomerInfo | None = None

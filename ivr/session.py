@@ -41,10 +41,11 @@ DEFAULT_TIMEOUT_S = 6.0
 class DialogSession:
     def __init__(self, language: LanguagePack, bank: BankBackend, ani: str | None = None, call_log=None,
                  languages: Callable[[str], LanguagePack] | None = None, available: list[str] | None = None,
-                 chosen: bool = False):
+                 chosen: bool = False, predictor=None):
         """`language`: what the call starts in; `languages(code)` gives another (a caller may switch between
-        `available`); `chosen`: the language was chosen for this call (its number), not taken by default."""
-        self.ctx = CallContext(bank, ani)
+        `available`); `chosen`: the language was chosen for this call (its number), not taken by default;
+        `predictor`: why an identified customer is likely calling (ivr/proactive.py), offered before the menu."""
+        self.ctx = CallContext(bank, ani, predictor=predictor, task_names=set(language.flow.tasks))
         self.use(language)
         self.languages, self.available = languages, available or [language.code]
         self.chosen = chosen
@@ -69,6 +70,10 @@ class DialogSession:
             from .actions import card_options
 
             self.ctx.vars["card_options"] = card_options(self.ctx)
+        if "offer_signal" in self.ctx.vars:
+            from .proactive import offer_text
+
+            self.ctx.vars["offer"] = offer_text(self.ctx)
 
     # -- public API -------------------------------------------------------------------------------------
     @property

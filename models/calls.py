@@ -54,6 +54,10 @@ class EventKind(enum.StrEnum):
     sounds_like = "sounds_like"                # "Did you say ...?" answered: detail phrase, value, confirmed
     language_changed = "language_changed"      # served in another language from here: detail language, previous,
                                                # reason (caller: asked for it; customer: their stored language)
+    offer_made = "offer_made"                  # the likely reason for the call offered: detail reason, likelihood
+    offer_accepted = "offer_accepted"          # ... and the caller said yes: detail reason
+    offer_declined = "offer_declined"          # ... no (or asked for something else: detail instead)
+    offers_turned_off = "offers_turned_off"    # the customer asked not to be offered reasons again
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:

@@ -35,15 +35,15 @@ def test_db_init_is_idempotent_and_upgrades(tmp_path):
     first = run_ivr("db", "init", "--demo", env=env)
     second = run_ivr("db", "init", "--demo", env=env)
     assert first.returncode == second.returncode == 0
-    assert "3 customers added" in first.stdout and "0 customers added" in second.stdout
+    assert "11 customers added" in first.stdout and "0 customers added" in second.stdout
     engine = make_engine(f"sqlite:///{tmp_path}/ivr.sqlite3")
     assert {"customers", "accounts", "cards", "transactions", "calls", "turns", "alembic_version"} <= set(
         inspect(engine).get_table_names())
     with session_factory(engine)() as s:
-        assert s.scalar(select(func.count(Customer.id))) == 3
+        assert s.scalar(select(func.count(Customer.id))) == 11
         assert s.scalar(select(func.count(Transaction.id))) >= 15
         per_account = s.execute(select(Transaction.account_id, func.count()).group_by(Transaction.account_id)).all()
-        assert len(per_account) == 5 and all(n >= 5 for _, n in per_account)
+        assert len(per_account) == 16 and all(n >= 5 for _, n in per_account)
 
 
 def test_db_init_bad_url_is_one_line():

@@ -14,7 +14,8 @@ from models import Account, Card
 
 from .conftest import demo_app
 
-CALLERS = {"+15550100": "2468", "+15550101": "1357"}   # Alex: two accounts, one card; Priya: one account, two cards
+CALLERS = {"+15550100": "2468", "+15550101": "1357",    # Alex: two accounts, one card; Priya: one account, two cards
+           "+15550102": "8080", "+15550109": "9371"}    # Wei: offered his declined payment; Dan: offered a person
 CANNED = {"account": ["checking"], "amount": ["ten dollars"], "card": ["dtmf:1"], "confirm": ["yes", "no"]}
 CORRECTIONS = {"amount": "no, make it thirty dollars", "card": "no, the credit one"}
 

@@ -145,8 +145,13 @@ def test_a_mandarin_call_is_scored_by_the_mandarin_scorecard(tmp_path):
     env = {"IVR_DATA_DIR": str(tmp_path)}
     assert run_ivr("db", "init", "--demo", env=env).returncode == 0
     run_ivr("chat", "--ani", ALEX, "--language", "zh", env=env, stdin="dtmf:2468\n查余额\n没有了，谢谢\n")
-    assert run_ivr("analyze", "1", env=env).returncode == 0
-    r = run_ivr("calls", "show", "1", "--json", env=env)
+    from models import make_engine, session_factory
+    from sqlalchemy import func
+
+    with session_factory(make_engine(f"sqlite:///{tmp_path}/ivr.sqlite3"))() as s:
+        call_id = str(s.scalar(select(func.max(Call.id))))   # the demo bank's scenarios have earlier calls
+    assert run_ivr("analyze", call_id, env=env).returncode == 0
+    r = run_ivr("calls", "show", call_id, "--json", env=env)
     import json
 
     shown = json.loads(r.stdout)

@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import and_, case, extract, func, literal, select
 from sqlalchemy.orm import Session
 
+from analytics.offers import offer_report
 from config import IvrError
 from models import Analysis, Call, CallEvent, CallTopic, Channel, Outcome, SpeakerSentiment
 
@@ -200,7 +201,8 @@ def dashboard(s: Session, zone: ZoneInfo, days: int, now: datetime | None = None
     return {"period": {"days": days, "first_day": p.days[0].isoformat(), "last_day": p.days[-1].isoformat(),
                        "zone": zone.key},
             "kpis": kpis(s, p), "per_hour": per_hour, "per_day": per_day, "top_intents": top_intents(s, p),
-            "topic_trends": topic_trends(s, p), "complaint_trends": complaint_trends(s, p)}
+            "topic_trends": topic_trends(s, p), "complaint_trends": complaint_trends(s, p),
+            "offers": offer_report(s, p.start, p.end)}
 
 
 # -- movers: this week against the week before (what `ivr topics --since 7d` ranks) -----------------------------

@@ -41,6 +41,22 @@
     body.replaceChildren(...(d.top_intents.length ? d.top_intents.map((r) =>
       Console.el("tr", {}, Console.el("td", {}, r.intent), Console.el("td", {class: "num"}, r.calls)))
       : [Console.el("tr", {}, Console.el("td", {colspan: 2, class: "muted"}, "No intents in this period."))]));
+    fillOffers(d.offers);
+  }
+
+  function fillOffers(o) {
+    const h = o.to_help, path = (x) => (x.calls ? `${x.turns} turns, ${x.seconds} s (${x.calls} calls)` : "no calls");
+    document.getElementById("offers-summary").textContent = o.offered
+      ? `${o.offered} offers, ${o.accepted} accepted (${pct(o.acceptance)}), ${o.turned_off} turned offers off. ` +
+        `To help via an offer: ${path(h.offer)}; via the menu: ${path(h.menu)}.` +
+        (h.saved ? ` Saved per accepted offer: ${h.saved.turns} turns, ${h.saved.seconds} s.` : "")
+      : "No offers in this period.";
+    const body = document.getElementById("offers");
+    body.replaceChildren(...(o.by_reason.length ? o.by_reason.map((r) => Console.el("tr", {},
+      Console.el("td", {}, r.reason.replaceAll("_", " ")), Console.el("td", {class: "num"}, r.offered),
+      Console.el("td", {class: "num"}, r.accepted), Console.el("td", {class: "num"}, r.declined),
+      Console.el("td", {class: "num"}, pct(r.acceptance))))
+      : [Console.el("tr", {}, Console.el("td", {colspan: 5, class: "muted"}, "No offers in this period."))]));
   }
 
   function trend(id, t, empty) {
