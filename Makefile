@@ -26,7 +26,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/ivr db init --demo
+	$(BIN)/ivr db init --demo --demo-calls
 	$(BIN)/ivr prompts render
 	$(BIN)/ivr prompts render --language zh
 	@echo "Call it from another terminal:  .venv/bin/ivr call sip:bank@127.0.0.1:5060 --ani +15550100 --dtmf 2468# --say 'what is my balance' --say goodbye"

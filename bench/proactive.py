@@ -49,7 +49,7 @@ SCENARIOS = [
              ["yes", "yes"], "hold is lifted", ["my card payment was declined", "agent"], AGENT),
     Scenario("Maria Garcia", "+15550104", "4826", "card reported lost: when does the new one come",
              ["yes"], "new card is on its way", ["when will my new card arrive", "agent"], AGENT),
-    Scenario("Tom Becker", "+15550105", "5937", "a large payment she does not recognise",
+    Scenario("Tom Becker", "+15550105", "5937", "a large payment he does not recognise",
              ["yes"], AGENT, ["there is a payment on my account I don't recognise", "agent"], AGENT),
     Scenario("Sara Kim", "+15550106", "6048", "a transfer to another bank failed",
              ["yes"], "It was returned", ["what happened to my transfer", "agent"], AGENT),
@@ -120,8 +120,8 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, sc in enumerate(SCENARIOS):
-            with_app = demo_app(Path(tmp) / f"with{i}")
-            menu_app = demo_app(Path(tmp) / f"menu{i}")
+            with_app = demo_app(Path(tmp) / f"with{i}", calls=True)
+            menu_app = demo_app(Path(tmp) / f"menu{i}", calls=True)
             menu_app.__dict__["predictor"] = None        # no offers: the plain menu
             w = play(with_app, sc, sc.with_offer, sc.help_with, seconds)
             m = play(menu_app, sc, sc.menu, sc.help_menu, seconds)

@@ -174,7 +174,9 @@ def cmd_db_init(args) -> int:
     app = get_app()
     try:
         upgrade(app.engine)
-        added = seed_demo(app.sessions()) if args.demo else 0
+        if args.demo_calls and not args.demo:
+            raise IvrError("--demo-calls seeds the demo bank's earlier calls: use it with --demo")
+        added = seed_demo(app.sessions(), calls=args.demo_calls) if args.demo else 0
     except SQLAlchemyError as err:
         raise IvrError(f"database error: {str(err).splitlines()[0]}") from None
     url = app.engine.url.render_as_string(hide_password=True)
@@ -620,6 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
     dbs = db.add_subparsers(dest="action", required=True, parser_class=_Parser)
     di = dbs.add_parser("init", help="create or upgrade the schema")
     di.add_argument("--demo", action="store_true", help="seed the demo bank")
+    di.add_argument("--demo-calls", action="store_true",
+                    help="with --demo: also the earlier calls of the proactive-service scenarios (Dan Ortiz's "
+                         "complaint, Lucy Park's unfinished transfer)")
     di.set_defaults(func=cmd_db_init)
 
     sv = sub.add_parser("serve", help="run the SIP endpoint")

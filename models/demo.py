@@ -69,8 +69,9 @@ HISTORY = {  # (days ago, description, amount) per account kind
 }
 
 
-def seed_demo(session: Session, today: date | None = None) -> int:
-    """Insert the demo customers that are missing; returns how many were added. Never touches existing ones."""
+def seed_demo(session: Session, today: date | None = None, calls: bool = False) -> int:
+    """Insert the demo customers that are missing; returns how many were added. Never touches existing ones.
+    `calls`: with the earlier calls of the call-store scenarios (Dan Ortiz's complaint, Lucy Park's failed call)."""
     today = today or date.today()
     now = utcnow()
     added = 0
@@ -93,14 +94,14 @@ def seed_demo(session: Session, today: date | None = None) -> int:
             if card.status == "blocked":
                 card.blocked_at, card.block_reference = now - timedelta(days=1), "482913"
             session.add(card)
-        _seed_signals(session, spec, accounts, cards, customer, today, now)
+        _seed_signals(session, spec, accounts, cards, customer, today, now, calls)
         added += 1
     session.commit()
     return added
 
 
 def _seed_signals(session: Session, spec: dict, accounts: dict, cards: dict, customer: Customer, today: date,
-                  now: datetime) -> None:
+                  now: datetime, calls: bool) -> None:
     """A scenario's declines, transfer orders, salary history and earlier calls."""
     for last4, days, merchant, amount, reason in spec.get("declines", []):
         session.add(CardDecline(card=cards[last4], at=now - timedelta(days=days), merchant=merchant,
@@ -116,7 +117,7 @@ def _seed_signals(session: Session, spec: dict, accounts: dict, cards: dict, cus
             session.add(Transaction(account=accounts[kind], posted_on=month_after(due, -k), description=payer,
                                     amount=Decimal(amount)))
     session.flush()
-    for days, outcome, reason, turns, complaint in spec.get("calls", []):
+    for days, outcome, reason, turns, complaint in spec.get("calls", []) if calls else []:
         started = now - timedelta(days=days)
         call = Call(ani=spec["ani"], customer_id=customer.id, started_at=started,
                     ended_at=started + timedelta(minutes=2), outcome=Outcome(outcome), transfer_reason=reason,

@@ -31,8 +31,9 @@ def run_ivr(*args: str, env: dict | None = None, stdin: str = "", timeout: float
                           env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
-def demo_app(path: Path, database_url: str | None = None):
-    """An App on a fresh demo-bank database (SQLite under `path` unless a URL is given), with the real NLU."""
+def demo_app(path: Path, database_url: str | None = None, calls: bool = False):
+    """An App on a fresh demo-bank database (SQLite under `path` unless a URL is given), with the real NLU.
+    `calls`: with the demo bank's earlier calls (tests that count stored calls start without them)."""
     from config import Settings
     from ivr.app import App
     from ivr.nlu import get_classifier
@@ -41,7 +42,7 @@ def demo_app(path: Path, database_url: str | None = None):
 
     a = App(Settings(data_dir=path, database_url=database_url or f"sqlite:///{path}/bank.sqlite3"))
     upgrade(a.engine)
-    seed_demo(a.sessions())
+    seed_demo(a.sessions(), calls=calls)
     a.__dict__["nlu"] = get_classifier()
     return a
 

@@ -54,7 +54,7 @@ def answers_for(st, pin: str) -> list[str]:
 def paths(tmp_path_factory):
     """For each confirming state, the shortest input sequences (per caller) that reach it, by breadth-first
     search over the flow: {state: [(ani, inputs, states asked on the way)]}."""
-    app = demo_app(tmp_path_factory.mktemp("paths"))
+    app = demo_app(tmp_path_factory.mktemp("paths"), calls=True)
     found: dict[str, list] = {}
     for ani, pin in CALLERS.items():
         seen, queue = set(), deque([([], ())])
@@ -94,7 +94,7 @@ CASES = ([(s, "yes", a) for s in CONFIRMING for a in YES] + [(s, "no", a) for s 
 
 @pytest.mark.parametrize("state,kind,said", CASES)
 def test_confirmation_answers(tmp_path, paths, state, kind, said):
-    app = demo_app(tmp_path)
+    app = demo_app(tmp_path, calls=True)
     correct = FLOW.states[state].correct
     ani, inputs = path_to(paths, state, correct[0] if kind == "correction" and correct else None)
     session = replay(app, ani, inputs)
@@ -127,7 +127,7 @@ def test_confirmation_answers(tmp_path, paths, state, kind, said):
 
 
 def test_a_correction_then_yes_moves_the_corrected_amount(tmp_path):
-    app = demo_app(tmp_path)
+    app = demo_app(tmp_path, calls=True)
     session = replay(app, "+15550100", ["dtmf:2468", "transfer 40 dollars to savings", "no, make it 100 dollars",
                                         "yes but make it 30 dollars"])
     assert session.ctx.state == "transfer_confirm"

@@ -30,7 +30,7 @@ MENU = ("How can I help you today? You can say check my balance, recent transact
 
 @pytest.fixture
 def app(tmp_path):
-    return demo_app(tmp_path)
+    return demo_app(tmp_path, calls=True)
 
 
 def chat(app, ani, *lines, language=None):
@@ -45,6 +45,16 @@ def events(app, *kinds):
     with app.sessions() as s:
         return [(e.kind.value, e.detail) for e in s.scalars(
             select(CallEvent).where(CallEvent.kind.in_(kinds)).order_by(CallEvent.id))]
+
+
+def balances(app, ani):
+    with app.sessions() as s:
+        return dict(s.execute(select(Account.kind, Account.balance).join(Customer).where(Customer.ani == ani)).all())
+
+
+def last_transfer_reason(app):
+    with app.sessions() as s:
+        return s.scalars(select(Call.transfer_reason).order_by(Call.id)).all()[-1]
 
 
 def after_pin(said):
@@ -175,9 +185,7 @@ def test_tom_accepting_the_large_payment_offer_goes_to_the_fraud_team(app):
     said, outcome = chat(app, TOM, "yes")
     assert after_pin(said)[0].startswith("I can see a payment of one thousand nine hundred fifty dollars to "
                                          "Electro World from your checking account yesterday")
-    assert outcome == "transferred"
-    with app.sessions() as s:
-        assert s.scalars(select(Call.transfer_reason)).all()[-1] == "disputed_payment"
+    assert outcome == "transferred" and last_transfer_reason(app) == "disputed_payment"
 
 
 def test_sara_hears_why_her_transfer_failed(app):
@@ -207,17 +215,13 @@ def test_omar_covers_his_overdraft_from_savings_after_the_read_back(app):
         "I can move one hundred forty-two dollars and thirty cents from your savings to cover it.",
         "You want to transfer one hundred forty-two dollars and thirty cents from your savings account to your "
         "checking account. Is that right?"]
-    with app.sessions() as s:
-        balances = dict(s.execute(select(Account.kind, Account.balance).join(Customer).where(Customer.ani == OMAR)).all())
-    assert balances == {"checking": Decimal("0.00"), "savings": Decimal("757.70")}
+    assert balances(app, OMAR) == {"checking": Decimal("0.00"), "savings": Decimal("757.70")}
 
 
 @pytest.mark.parametrize("refusal", ["no", "no, don't do that", "actually not now"])
 def test_no_money_moves_when_omar_refuses_the_read_back(app, refusal):
     said, _ = chat(app, OMAR, "yes", refusal, "no")
-    with app.sessions() as s:
-        balances = dict(s.execute(select(Account.kind, Account.balance).join(Customer).where(Customer.ani == OMAR)).all())
-    assert balances == {"checking": Decimal("-142.30"), "savings": Decimal("900.00")}
+    assert balances(app, OMAR) == {"checking": Decimal("-142.30"), "savings": Decimal("900.00")}
 
 
 def test_emma_is_told_her_salary_is_late(app):
@@ -233,9 +237,7 @@ def test_dan_with_an_open_complaint_is_offered_a_person_first(app):
     assert after_pin(said)[0].startswith("I can see you have an open complaint with us about a monthly fee charged "
                                          "twice, from your call on ")
     assert after_pin(said)[0].endswith("Would you like to speak to a person about it now?")
-    assert outcome == "transferred"
-    with app.sessions() as s:
-        assert s.scalars(select(Call.transfer_reason)).all()[-1] == "open_complaint"
+    assert outcome == "transferred" and last_transfer_reason(app) == "open_complaint"
 
 
 def test_lucy_is_taken_back_to_the_transfer_her_last_call_did_not_finish_with_what_she_said_then(app):
@@ -327,7 +329,11 @@ def test_alex_with_a_monthly_salary_that_arrived_has_no_signal(app):
 
 def test_chat_from_the_shell_offers_wei_the_declined_payment(tmp_path):
     env = {"IVR_DATA_DIR": str(tmp_path)}
-    assert run_ivr("db", "init", "--demo", env=env).returncode == 0
+    assert run_ivr("db", "init", "--demo", "--demo-calls", env=env).returncode == 0
+    bad = run_ivr("db", "init", "--demo-calls", env=env)
+    assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "--demo" in bad.stderr
+    r = run_ivr("chat", "--ani", LUCY, stdin="1482#\nyes\nten dollars\nno\nno\n", env=env)
+    assert "You called us yesterday about a transfer" in r.stdout     # the seeded earlier call
     r = run_ivr("chat", "--ani", WEI, stdin="8080#\nyes\nno\nno\n", env=env)
     assert r.returncode == 0 and WEI_OFFER in r.stdout and "the hold is lifted" not in r.stdout.lower()
 
@@ -341,3 +347,27 @@ def test_a_request_that_failed_in_a_real_call_is_offered_next_time_and_resumed_w
                         "about?", "How much would you like to transfer from your checking account to your savings "
                         "account?"]
     assert any(s.startswith("Done. I have moved twenty dollars from your checking account") for s in rest)
+
+
+def test_offer_outcomes_and_the_turns_they_save_are_reported(app):
+    from analytics.offers import offer_report
+
+    chat(app, WEI, "yes", "yes", "no")                       # accepted
+    chat(app, MARIA, "yes", "no")                            # accepted
+    chat(app, OMAR, "no", "goodbye")                         # declined
+    chat(app, ALEX, "I'd like to hear", "recent transactions", "no")   # no offer: help on the second turn
+    chat(app, PRIYA, "what's my balance", "no")              # no offer: help on the first
+    with app.sessions() as s:
+        r = offer_report(s, utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=1))
+    assert (r["offered"], r["accepted"], r["declined"], r["turned_off"]) == (3, 2, 1, 0)
+    assert r["acceptance"] == round(2 / 3, 4)
+    assert {x["reason"]: (x["offered"], x["accepted"]) for x in r["by_reason"]} == {
+        "declined_payment": (1, 1), "card_blocked": (1, 1), "overdraft": (1, 0)}
+    h = r["to_help"]
+    assert h["offer"]["calls"] == 2 and h["offer"]["turns"] == 1.0
+    assert h["menu"]["calls"] == 2 and h["menu"]["turns"] == 1.5
+    assert h["saved"]["turns"] == 0.5
+    out = run_ivr("offers", "--json", env={"IVR_DATABASE_URL": app.settings.db_url})
+    assert out.returncode == 0 and '"offered": 3' in out.stdout
+    bad = run_ivr("offers", "--since", "yesterday", env={"IVR_DATABASE_URL": app.settings.db_url})
+    assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "--since" in bad.stderr

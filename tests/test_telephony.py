@@ -91,6 +91,28 @@ def test_ivr_call_balance_end_to_end(server, tmp_path):
     assert np.abs(audio[:, 1]).max() > 0.1
 
 
+def test_a_proactive_offer_accepted_by_voice_lifts_the_card_hold(server):
+    """Wei Chen's declined payment is offered once his PIN is accepted; he answers the offer and the question to
+    lift the hold by voice (the softphone speaking, the live recognizer hearing), and the card works again."""
+    from sqlalchemy import select
+
+    from models import Card
+
+    before = len(server.calls())
+    out = ivr_call(server, "--ani", "+15550102", "--dtmf", "8080#", "--say", "yes", "--say", "yes please",
+                   "--say", "no thanks")
+    heard = " ".join(p["text"].lower() for p in out["prompts"])
+    assert "fresh market" in heard and "declined" in heard, heard
+    call = server.calls()[before]
+    kinds = [e.kind for e in server.events(call.id)]
+    assert kinds.index("auth_success") < kinds.index("offer_made") < kinds.index("offer_accepted"), kinds
+    caller = [t for t in server.turns(call.id) if t.speaker == "caller"]
+    assert [t.state for t in caller[1:3]] == ["offer_reason", "lift_hold_confirm"], [(t.state, t.text) for t in caller]
+    with server.sessions() as s:
+        assert s.scalar(select(Card.status).where(Card.last4 == "7070")) == "active"
+    assert call.outcome == "completed"
+
+
 def test_a_whole_answer_ends_the_turn_before_the_hangover(tmp_path):
     """Semantic end of turn: with a long VAD hangover, a complete command is answered once its early transcript
     is in; a phrase that trails off waits for the whole hangover."""

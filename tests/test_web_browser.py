@@ -66,6 +66,10 @@ def shot(page, name: str) -> None:
 def test_a_supervisor_signs_in_and_filters_calls(stack, browser):
     page = sign_in(browser, stack["base"], "sue")
     assert page.url.endswith("/dashboard")
+    summary = page.locator("#offers-summary")       # the proactive-offers card, filled from /api/dashboard
+    summary.wait_for()
+    page.wait_for_function("document.getElementById('offers-summary').textContent.length > 0")
+    assert summary.text_content().startswith("1 offer, 0 accepted (0.0%)")
     shot(page, "dashboard")
     page.goto(stack["base"] + "/calls")
     all_rows = page.locator("table tbody tr").count()

@@ -65,6 +65,18 @@ def test_kpis_match_the_seeded_calls(sue, stored):
     assert k["complaints"] == sum(a.complaint for a in stored["analyses"]) == 1
 
 
+def test_the_dashboard_reports_proactive_offers(sue, stored):
+    """Alex blocks his debit card in one chat and calls again: he is offered the blocked card, and asking for
+    branch hours instead declines it. The other identified calls went through the menu."""
+    o = sue.get("/api/dashboard?days=7").json()["offers"]
+    assert (o["offered"], o["accepted"], o["declined"], o["acceptance"]) == (1, 0, 1, 0.0)
+    assert o["by_reason"] == [{"reason": "card_blocked", "offered": 1, "accepted": 0, "declined": 1, "turned_off": 0,
+                               "acceptance": 0.0}]
+    menu = o["to_help"]["menu"]
+    assert menu["calls"] == 3 and menu["turns"] == 1.0 and o["to_help"]["saved"] is None
+    assert {e.kind for e in stored["events"]} >= {"offer_made", "offer_declined"}
+
+
 def test_volumes_are_bucketed_in_the_bank_zone(console_data, stored):
     """Kolkata is UTC+05:30: a half-hour offset moves calls across hour (and maybe day) boundaries."""
     zone = "Asia/Kolkata"

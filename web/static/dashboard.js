@@ -47,7 +47,7 @@
   function fillOffers(o) {
     const h = o.to_help, path = (x) => (x.calls ? `${x.turns} turns, ${x.seconds} s (${x.calls} calls)` : "no calls");
     document.getElementById("offers-summary").textContent = o.offered
-      ? `${o.offered} offers, ${o.accepted} accepted (${pct(o.acceptance)}), ${o.turned_off} turned offers off. ` +
+      ? `${o.offered} offer${o.offered === 1 ? "" : "s"}, ${o.accepted} accepted (${pct(o.acceptance)}), ${o.turned_off} turned offers off. ` +
         `To help via an offer: ${path(h.offer)}; via the menu: ${path(h.menu)}.` +
         (h.saved ? ` Saved per accepted offer: ${h.saved.turns} turns, ${h.saved.seconds} s.` : "")
       : "No offers in this period.";
