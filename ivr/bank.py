@@ -96,7 +96,7 @@ def new_reference() -> str:
     return f"{secrets.randbelow(900000) + 100000}"
 
 
-def _reachable(method):
+def reachable(method):
     """A lost or refused database connection is an outage (BankUnavailable); anything else is a bug."""
     @functools.wraps(method)
     def call(self, *args, **kwargs):
@@ -117,7 +117,7 @@ class SqlBank:
     def __init__(self, sessions: sessionmaker):
         self.sessions = sessions
 
-    @_reachable
+    @reachable
     def customer_by_ani(self, ani: str) -> CustomerInfo | None:
         norm = normalize_ani(ani)
         if not norm:
@@ -126,13 +126,13 @@ class SqlBank:
             c = s.scalar(select(Customer).where(Customer.ani == norm))
             return _info(c)
 
-    @_reachable
+    @reachable
     def customer_by_account(self, number: str) -> CustomerInfo | None:
         with self.sessions() as s:
             a = s.scalar(select(Account).where(Account.number == number))
             return _info(a.customer if a else None)
 
-    @_reachable
+    @reachable
     def verify_pin(self, customer_id: int, pin: str) -> str:
         with self.sessions.begin() as s:
             c = s.get(Customer, customer_id, with_for_update=True)
@@ -147,13 +147,13 @@ class SqlBank:
                 return "locked"
             return "wrong"
 
-    @_reachable
+    @reachable
     def accounts(self, customer_id: int) -> list[AccountInfo]:
         with self.sessions() as s:
             rows = s.scalars(select(Account).where(Account.customer_id == customer_id).order_by(Account.id))
             return [AccountInfo(a.kind, a.last4, a.balance) for a in rows]
 
-    @_reachable
+    @reachable
     def transactions(self, customer_id: int, kind: str, limit: int = 5) -> list[TransactionInfo]:
         with self.sessions() as s:
             rows = s.scalars(
@@ -162,13 +162,13 @@ class SqlBank:
                 .order_by(Transaction.posted_on.desc(), Transaction.id.desc()).limit(limit))
             return [TransactionInfo(t.posted_on, t.description, t.amount) for t in rows]
 
-    @_reachable
+    @reachable
     def cards(self, customer_id: int) -> list[CardInfo]:
         with self.sessions() as s:
             rows = s.scalars(select(Card).where(Card.customer_id == customer_id).order_by(Card.id))
             return [CardInfo(c.id, c.kind, c.last4, c.status) for c in rows]
 
-    @_reachable
+    @reachable
     def block_card(self, customer_id: int, card_id: int) -> str:
         with self.sessions.begin() as s:
             card = s.get(Card, card_id, with_for_update=True)
@@ -178,7 +178,7 @@ class SqlBank:
                 card.status, card.block_reference, card.blocked_at = "blocked", new_reference(), datetime.now()
             return card.block_reference
 
-    @_reachable
+    @reachable
     def transfer(self, customer_id: int, src: str, dst: str, amount: str) -> TransferResult:
         try:
             value = Decimal(amount)
@@ -204,14 +204,14 @@ class SqlBank:
             return TransferResult("ok", ref)
 
 
-    @_reachable
+    @reachable
     def signals(self, customer_id: int, now: datetime) -> list[Signal]:
         from .account_signals import account_signals
 
         with self.sessions() as s:
             return account_signals(s, customer_id, now)
 
-    @_reachable
+    @reachable
     def lift_hold(self, customer_id: int, card_id: int) -> bool:
         with self.sessions.begin() as s:
             card = s.get(Card, card_id, with_for_update=True)
@@ -220,7 +220,7 @@ class SqlBank:
             card.status = "active"
             return True
 
-    @_reachable
+    @reachable
     def set_proactive(self, customer_id: int, on: bool) -> None:
         with self.sessions.begin() as s:
             s.get(Customer, customer_id, with_for_update=True).proactive_offers = on
