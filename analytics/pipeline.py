@@ -15,11 +15,13 @@ from models import RESULT_TABLES, Analysis, CallTopic, MetricValue, Redaction, S
 
 from . import dtmf, metrics, redaction, scorecard, sentiment, topics
 from .review import apply_reviews
-from .timeline import CallTimeline
+from .timeline import CallTimeline, Word
 from .transcript import Recording, StoredCall, load_timeline
 
 SILENCE_PAD_S = 0.15     # silenced around each redacted span in the redacted recording
 KEY_RUN_GAP_S = 3.0      # keypad tones further apart than this are separate entries
+KEYPAD = "[KEYPAD]"      # the text of a caller segment that was keypad tones, not speech
+TIMING_SLACK_S = 0.3     # Whisper's segment times can be this far off the audio
 
 
 @dataclass
@@ -42,7 +44,9 @@ def analyze(stored: StoredCall, recognizer, embedder, language: str = "en") -> C
     transcribe_s = time.perf_counter() - start
     timeline.segments, found = redaction.redact_segments(timeline.segments)
     if recording is not None:
-        found += keypad_redactions(recording)
+        runs = keypad_runs(recording)
+        found += keypad_redactions(runs)
+        mark_keypad(timeline.segments, runs)
     sentiment.score_segments(timeline)
     feelings = sentiment.summarize(timeline)
     figures = metrics.compute(timeline)
@@ -57,15 +61,30 @@ def analyze(stored: StoredCall, recognizer, embedder, language: str = "en") -> C
                         transcribe_s=transcribe_s, redacted_audio=audio)
 
 
-def keypad_redactions(recording: Recording) -> list[redaction.Redaction]:
-    """Card or account numbers typed as in-band tones on the caller's channel (imported calls)."""
-    keys = dtmf.detect_keys(recording.samples[:, 0], recording.rate)
+def keypad_runs(recording: Recording) -> list[list[tuple[str, float, float]]]:
+    """Keys typed as in-band tones on the caller's channel (imported calls), grouped into entries."""
     runs: list[list[tuple[str, float, float]]] = []
-    for key in keys:
+    for key in dtmf.detect_keys(recording.samples[:, 0], recording.rate):
         if runs and key[1] - runs[-1][-1][2] <= KEY_RUN_GAP_S:
             runs[-1].append(key)
         else:
             runs.append([key])
+    return runs
+
+
+def mark_keypad(segments: list, runs: list[list[tuple[str, float, float]]]) -> None:
+    """A caller segment mostly inside keypad tones is no speech: Whisper hears words in tones ("I'm sorry."),
+    so its text becomes "[KEYPAD]" (nothing for sentiment, topics or the scorecard to read)."""
+    spans = [(run[0][1] - TIMING_SLACK_S, run[-1][2] + TIMING_SLACK_S) for run in runs]
+    for seg in segments:
+        length = seg.end - seg.start
+        inside = sum(max(0.0, min(seg.end, b) - max(seg.start, a)) for a, b in spans)
+        if seg.speaker == "caller" and length > 0 and inside > length / 2:
+            seg.text, seg.words = KEYPAD, [Word(KEYPAD, seg.start, seg.end, 1.0)]
+
+
+def keypad_redactions(runs: list[list[tuple[str, float, float]]]) -> list[redaction.Redaction]:
+    """Card or account numbers among the keypad entries."""
     found = []
     for run in runs:
         _, kinds = redaction.redact_keys("".join(k for k, _, _ in run if k.isdigit()))

@@ -84,6 +84,9 @@ def test_both_card_numbers_are_redacted_and_located(imported):
     keyed_from, keyed_to = imported["spans"]["keyed"]
     assert said_from < spoken["start_s"] < spoken["end_s"] <= said_to + 0.3, (spoken, said_from, said_to)
     assert abs(keyed["start_s"] - keyed_from) < 0.05 and abs(keyed["end_s"] - keyed_to) < 0.15, (keyed, keyed_from)
+    in_tones = [t for t in call["turns"] if t["speaker"] == "caller" and t["start_s"] >= keyed_from - 0.3
+                and t["end_s"] <= keyed_to + 0.3]
+    assert all(t["text"] == "[KEYPAD]" for t in in_tones), in_tones       # words Whisper hears in the tones
 
 
 def test_no_card_number_in_the_json_the_logs_or_the_database(imported):

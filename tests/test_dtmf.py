@@ -84,3 +84,19 @@ def test_keys_over_speech_are_found():
     x = 0.5 * speech[:8000 * 6]
     placed = add_keys(x, 8000, "4111111111111111", at=0.5, dur=0.08, gap=0.12, dbfs=(-6.0,))
     assert_found(detect_keys(x.astype(np.float32), 8000), placed)
+
+
+def test_words_heard_in_keypad_tones_are_not_speech():
+    """Whisper hears words in tones ("Thank you for watching!"): a caller segment mostly inside a keypad entry
+    becomes [KEYPAD] (no sentiment, topics or scorecard from it); speech before or after the keys is kept."""
+    from analytics.pipeline import KEYPAD, mark_keypad
+    from analytics.timeline import Segment
+
+    run = [(k, 30.0 + i * 0.16, 30.09 + i * 0.16) for i, k in enumerate("4111111111111111")]   # 30.0 - 32.5 s
+    segments = [Segment(1, "caller", "Sure, here it is.", 27.0, 29.6),
+                Segment(2, "caller", "Thank you so much for watching!", 29.8, 32.9),
+                Segment(3, "caller", "So", 29.7, 30.1),                         # starts before the tones
+                Segment(4, "agent", "Thank you.", 30.5, 31.0),                  # the other channel
+                Segment(5, "caller", "Did that work?", 32.6, 34.0)]
+    mark_keypad(segments, [run])
+    assert [s.text for s in segments] == ["Sure, here it is.", KEYPAD, KEYPAD, "Thank you.", "Did that work?"]

@@ -61,7 +61,7 @@ def test_detail_has_word_timings_bank_zone_times_and_no_card_digits(console_data
             assert turn["start_s"] - 0.01 <= w["start_s"] <= w["end_s"] <= turn["end_s"] + 0.01
     redacted = [w for t in timed for w in t["words"] if w["redacted"]]
     assert redacted and all(re.fullmatch(r"\[[A-Z]+\]\W*", w["text"]) for w in redacted)
-    assert {w["text"].strip(".,") for w in redacted} == {"[PAN]"}
+    assert "[PAN]" in {w["text"].strip(".,") for w in redacted} <= {"[PAN]", "[KEYPAD]"}   # keypad: tones, no words
     with console_data.sessions() as s:
         call = s.get(Call, console_data.import_id)
         zone_shown = call.started_at.replace(tzinfo=UTC).astimezone(
