@@ -223,9 +223,10 @@ def secret_patterns() -> dict[str, re.Pattern]:
     """The demo PINs, the spoken card number (whole or in groups) and the CVV, as whole numbers only."""
     from models.demo import CUSTOMERS
 
-    def whole(digits: str) -> str:   # a number of its own: not part of a longer one, a hex id, a decimal, a pid, a log
-        # time's milliseconds ("04:26:06,739"), or SIPp's Call-ID "739-4242@127.0.0.1" (call number 739)
-        return rf"(?<![\w.])(?<!:\d\d,)(?<!pid ){digits}(?!\w|\.\d|-\d+@)"
+    def whole(digits: str) -> str:   # a number of its own: not part of a longer one, a hex id, a decimal, a pid (also
+        # PostgreSQL's "UTC [739] LOG" and Kamailio's "0(739) INFO"), a log time's milliseconds ("04:26:06,739"), or
+        # SIPp's Call-ID "739-4242@127.0.0.1" (call number 739)
+        return rf"(?<![\w.])(?<!:\d\d,)(?<!pid )(?:(?<![\[(]){digits}|{digits}(?![\])]))(?!\w|\.\d|-\d+@)"
 
     found = {f"PIN of {c['name']}": re.compile(whole(c["pin"])) for c in CUSTOMERS}
     found["card number"] = re.compile(whole(r"[ -]?".join(CARD)))

@@ -154,6 +154,9 @@ def test_soak_every_call_stored_once_complete_and_analysed_nothing_leaked(cluste
     ("the security code is 739.", True), ("card 4111 1111 1111 1111", True), ("cvv=739 ok", True),
     ("2026-11-30 04:26:06,739 INFO success: postgres entered RUNNING state", False),   # a log time's milliseconds
     ("INFO spawned: 'endpoint-1' with pid 739", False), ("[739-4242@127.0.0.1]: [core] Creating new call", False),
+    ("2026-11-30 18:36:12.345 UTC [739] LOG:  checkpoint starting: time", False),      # PostgreSQL's process id
+    (" 0(739) INFO: <core> [main.c:2870]: main(): processes (at least): 13", False),   # Kamailio's
+    ("code (739 keyed)", True), ("['739']", True),
     ("amount 1739.50", False), ("id 0x739", False)])
 def test_the_secrets_scan_finds_a_cvv_said_not_a_number_that_only_looks_like_it(line, secret):
     assert bool(soak.secret_patterns()["CVV" if "4111" not in line else "card number"].search(line)) is secret
