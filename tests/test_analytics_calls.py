@@ -27,11 +27,18 @@ def digits_in(text: str) -> str:
     return "".join(out)
 
 
-MACHINE_FLOAT = re.compile(r"(?<![\d.])\d+\.\d{5,}(?![\d.])")   # 1.4111111 (a ratio, a duration): never a card
+MACHINE_NUMBERS = [
+    re.compile(r"(?<![\d.])\d+\.\d{5,}(?![\d.])"),                   # 1.4111111 (a ratio, a duration)
+    re.compile(r"(?<=\":)-?\d{1,12}(\.\d+)?(?=[,}\]])"),                # a JSON number value: "end_s":11.11
+    re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?([.,]\d+)?"),     # a timestamp: 2026-11-11 11:11:11
+]
 
 
 def assert_no_card_number(text: str, where: str) -> None:
-    text = MACHINE_FLOAT.sub(" ", text)
+    """No card's first or last 8 digits anywhere in `text`, however split between words; machine numbers (timings,
+    ids, timestamps) are not words, and joined up they would read as digits a caller said (11.11 then 11.11)."""
+    for machine in MACHINE_NUMBERS:
+        text = machine.sub(" ", text)
     said = digits_in(text).replace(" ", "")
     for pan in (SPOKEN_PAN, KEYED_PAN):
         assert pan[:8] not in said and pan[-8:] not in said, f"card digits in {where}: {text[:3000]}"

@@ -1,5 +1,6 @@
 """The SIP endpoint with real peers: SIPp (sip-tester) and the project's own pjsua2 softphone (`ivr call`)."""
 import json
+import re
 import shutil
 import signal
 import socket
@@ -102,7 +103,7 @@ def test_a_proactive_offer_accepted_by_voice_lifts_the_card_hold(server):
     out = ivr_call(server, "--ani", "+15550102", "--dtmf", "8080#", "--say", "yes", "--say", "yes please",
                    "--say", "no thanks")
     heard = " ".join(p["text"].lower() for p in out["prompts"])
-    assert "fresh market" in heard and "declined" in heard, heard
+    assert re.search(r"fresh ?market", heard) and "declined" in heard, heard   # Whisper writes it either way
     call = server.calls()[before]
     kinds = [e.kind for e in server.events(call.id)]
     assert kinds.index("auth_success") < kinds.index("offer_made") < kinds.index("offer_accepted"), kinds
