@@ -29,14 +29,40 @@ def digits_in(text: str) -> str:
 
 MACHINE_NUMBERS = [
     re.compile(r"(?<![\d.])\d+\.\d{5,}(?![\d.])"),                   # 1.4111111 (a ratio, a duration)
-    re.compile(r"(?<=\":)-?\d{1,12}(\.\d+)?(?=[,}\]])"),                # a JSON number value: "end_s":11.11
     re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?([.,]\d+)?"),     # a timestamp: 2026-11-11 11:11:11
 ]
 
 
+def words_of(text: str) -> str:
+    """The words in `text`: the strings in it when it is JSON, and any number long enough to be a card, but not its
+    timings and ids (joined up, "end_s": 11.11 then "start_s": 11.11 would read as digits a caller said)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(data, (dict, list)):
+        return text
+    words: list[str] = []
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                words.append(key)
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) or (isinstance(value, int) and abs(value) >= 10 ** 12):
+            words.append(str(value))
+
+    walk(data)
+    return " ".join(words)
+
+
 def assert_no_card_number(text: str, where: str) -> None:
-    """No card's first or last 8 digits anywhere in `text`, however split between words; machine numbers (timings,
-    ids, timestamps) are not words, and joined up they would read as digits a caller said (11.11 then 11.11)."""
+    """No card's first or last 8 digits anywhere in `text`, however split between words, and no card-length digit
+    run; machine numbers (timings, ids, timestamps) are not words."""
+    text = words_of(text)
     for machine in MACHINE_NUMBERS:
         text = machine.sub(" ", text)
     said = digits_in(text).replace(" ", "")
